@@ -39,6 +39,10 @@ class Layer {
   virtual nlohmann::json to_json() const = 0;
   // Parameters this layer needs (offsets filled in by the Network).
   virtual std::vector<ParamSpec> param_specs() const { return {}; }
+  // How the output buffer relates to the input: a fresh buffer; the input buffer itself,
+  // overwritten elementwise (ReLU, Dropout); or the input unchanged under a new shape (Flatten).
+  enum class Storage { Fresh, InPlace, Alias };
+  virtual Storage storage() const { return Storage::Fresh; }
   // n samples; x (N, in), y (N, out). `train` enables dropout. `seed` varies per step.
   virtual void forward(Backend& be, int n, const float* x, float* y, bool train,
                        uint64_t seed) = 0;
@@ -116,8 +120,10 @@ class Network {
   size_t param_count_ = 0;
   Buffer params_, grads_;
   int capacity_ = 0;
-  std::vector<Buffer> acts_;   // acts_[i] = output of layer i, (capacity, size)
-  Buffer grad_a_, grad_b_;     // ping-pong activation gradients
+  std::vector<Buffer> acts_;          // owned activation buffers, (capacity, size)
+  std::vector<float*> outs_;         // outs_[i] = output of layer i (owned or shared)
+  std::vector<ActShape> shapes_;     // shapes_[i] = output shape of layer i
+  Buffer grad_a_, grad_b_;           // ping-pong activation gradients
   Buffer in_buf_, probs_buf_;  // for predict()
   Buffer dlogits_;
 };

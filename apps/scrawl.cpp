@@ -1,0 +1,348 @@
+// The `scrawl` command line: train, eval, predict, bench (and serve, when the server is built).
+// Library code throws typed errors; this file alone turns them into messages and exit codes.
+// Exercised end to end by tests/unit/test_cli.cpp.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "apps/common.h"
+#include "host/cpu_backend.h"
+#include "host/dataset.h"
+#include "host/error.h"
+#include "host/model_file.h"
+#include "host/network.h"
+#include "host/trainer.h"
+#include "host/vision/preprocess.h"
+
+#if defined(SCRAWL_WITH_SERVER)
+#include "server/serve.h"
+#endif
+
+namespace scrawl::app {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------- train
+struct TrainArgs {
+  std::string data, arch, out, device = "auto";
+  int epochs = 0, batch = 0;
+  float lr = 0, lr_decay = 0;
+  uint64_t seed = 1;
+  bool json_out = false, quiet = false;
+  std::string augment;  // "", "on", "off": empty = the architecture's default
+};
+
+int train_run(const TrainArgs& a) {
+  const json arch = Network::arch_from_file(a.arch);
+  std::string why;
+  auto backend = backend_create(a.device, &why);
+  std::fprintf(stderr, "scrawl: %s\n", why.c_str());
+  Network net(arch, *backend);
+  const TrainDefaults d = net.train_defaults();
+  TrainOptions opt;
+  opt.epochs = a.epochs > 0 ? a.epochs : d.epochs;
+  opt.batch = a.batch > 0 ? a.batch : d.batch;
+  opt.lr = a.lr > 0 ? a.lr : d.lr;
+  opt.lr_decay = a.lr_decay > 0 ? a.lr_decay : d.lr_decay;
+  opt.seed = a.seed;
+  opt.augment.enabled = a.augment.empty() ? d.augment : a.augment == "on";
+  opt.progress = !a.quiet;
+  const Dataset train = mnist_load(a.data, true);
+  const Dataset test = mnist_load(a.data, false);
+  std::fprintf(stderr,
+               "scrawl: training '%s' (%zu parameters) on %d images, %d epochs, batch %d, "
+               "lr %g%s, seed %llu\n",
+               net.name().c_str(), net.param_count(), train.count, opt.epochs, opt.batch,
+               double(opt.lr), opt.augment.enabled ? ", augmented" : "",
+               static_cast<unsigned long long>(opt.seed));
+  net.init_glorot(opt.seed);
+  Trainer trainer(net, opt);
+  const auto t0 = Clock::now();
+  const auto reports = trainer.fit(train, &test, [](const EpochReport& r) {
+    std::printf("epoch %d: loss %.4f  train acc %.4f  test acc %.4f  test loss %.4f  %.1f s\n",
+                r.epoch, r.loss, r.train_accuracy, r.test_accuracy, r.test_loss, r.seconds);
+    std::fflush(stdout);
+  });
+  const double total = std::chrono::duration<double>(Clock::now() - t0).count();
+  double train_seconds = 0;
+  json epochs = json::array();
+  for (const auto& r : reports) {
+    train_seconds += r.seconds;
+    epochs.push_back({{"epoch", r.epoch}, {"loss", r.loss}, {"train_accuracy", r.train_accuracy},
+                      {"test_accuracy", r.test_accuracy}, {"test_loss", r.test_loss},
+                      {"seconds", r.seconds}});
+  }
+  const json meta = {{"trained_by", "scrawl train"},
+                     {"epochs", opt.epochs}, {"batch", opt.batch}, {"lr", opt.lr},
+                     {"lr_decay", opt.lr_decay}, {"seed", opt.seed},
+                     {"augment", opt.augment.enabled}, {"device", backend->name()},
+                     {"train_seconds", train_seconds},
+                     {"test_accuracy", reports.back().test_accuracy}};
+  model_file_write(a.out, model_file_from_network(net, meta));
+  std::fprintf(stderr, "scrawl: wrote %s (test accuracy %.4f, %.1f s)\n", a.out.c_str(),
+               reports.back().test_accuracy, total);
+  if (a.json_out) {
+    json summary = meta;
+    summary["model"] = a.out;
+    summary["epochs_detail"] = epochs;
+    summary["total_seconds"] = total;
+    std::printf("%s\n", summary.dump().c_str());
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- eval
+int eval_run(const std::string& model, const std::string& data, const std::string& device,
+             bool json_out) {
+  LoadedModel m = model_load(model, device, json_out);
+  const Dataset test = mnist_load(data, false);
+  const EvalResult r = evaluate(*m.net, test);
+  std::vector<double> precision(10), recall(10);
+  for (int c = 0; c < 10; ++c) {
+    int tp = r.confusion[c][c], row = 0, col = 0;
+    for (int k = 0; k < 10; ++k) {
+      row += r.confusion[c][k];
+      col += r.confusion[k][c];
+    }
+    recall[c] = row ? double(tp) / row : 0.0;
+    precision[c] = col ? double(tp) / col : 0.0;
+  }
+  if (json_out) {
+    json conf = json::array();
+    for (const auto& row : r.confusion) conf.push_back(std::vector<int>(row.begin(), row.end()));
+    std::printf("%s\n", json({{"model", m.path}, {"count", r.count}, {"accuracy", r.accuracy},
+                              {"loss", r.loss}, {"confusion", conf}, {"precision", precision},
+                              {"recall", recall}})
+                            .dump()
+                            .c_str());
+    return 0;
+  }
+  std::printf("model     %s\nimages    %d\naccuracy  %.4f\nloss      %.4f\n\n", m.path.c_str(),
+              r.count, r.accuracy, r.loss);
+  std::printf("confusion (rows: true digit, columns: predicted)\n     ");
+  for (int c = 0; c < 10; ++c) std::printf("%6d", c);
+  std::printf("\n");
+  for (int t = 0; t < 10; ++t) {
+    std::printf("%4d ", t);
+    for (int p = 0; p < 10; ++p) std::printf("%6d", r.confusion[t][p]);
+    std::printf("\n");
+  }
+  std::printf("\ndigit  precision  recall\n");
+  for (int c = 0; c < 10; ++c) std::printf("%5d  %9.4f  %6.4f\n", c, precision[c], recall[c]);
+  return 0;
+}
+
+// ---------------------------------------------------------------- predict
+json digit_json(const float* p) {
+  const int arg = static_cast<int>(std::max_element(p, p + 10) - p);
+  return {{"digit", arg}, {"confidence", p[arg]}};
+}
+
+int predict_run(const std::string& model, const std::string& mode_name, const std::string& device,
+                bool json_out, const std::vector<std::string>& files) {
+  const vision::ReadMode mode = vision::read_mode_parse(mode_name);
+  LoadedModel m = model_load(model, device, json_out);
+  Network& net = *m.net;
+  auto classify = [&](const std::vector<vision::DigitCrop>& crops) {
+    std::vector<float> x(crops.size() * 784), probs(crops.size() * 10), conf(crops.size());
+    for (size_t i = 0; i < crops.size(); ++i)
+      std::copy(crops[i].pixels.begin(), crops[i].pixels.end(), x.begin() + i * 784);
+    if (!crops.empty()) net.predict(x.data(), static_cast<int>(crops.size()), probs.data());
+    for (size_t i = 0; i < crops.size(); ++i)
+      conf[i] = *std::max_element(probs.begin() + i * 10, probs.begin() + i * 10 + 10);
+    return conf;
+  };
+  int rejected = 0;
+  for (const std::string& file : files) {
+    json out = {{"file", file}};
+    try {
+      const cv::Mat image = vision::image_read(file);
+      std::vector<vision::DigitCrop> crops;
+      if (mode == vision::ReadMode::Number)
+        crops = vision::number_segment(image, classify);
+      else
+        crops.push_back(vision::digit_preprocess(image));
+      std::vector<float> x(crops.size() * 784), probs(crops.size() * 10);
+      for (size_t i = 0; i < crops.size(); ++i)
+        std::copy(crops[i].pixels.begin(), crops[i].pixels.end(), x.begin() + i * 784);
+      net.predict(x.data(), static_cast<int>(crops.size()), probs.data());
+      std::string number;
+      json digits = json::array();
+      for (size_t i = 0; i < crops.size(); ++i) {
+        json d = digit_json(probs.data() + i * 10);
+        const auto& b = crops[i].box;
+        d["box"] = {b.x, b.y, b.w, b.h};
+        number += std::to_string(d["digit"].get<int>());
+        digits.push_back(d);
+      }
+      // The headline digit: the whole image's in digit mode, the first one's in number mode.
+      const json head = digit_json(probs.data());
+      out["digit"] = head["digit"];
+      out["confidence"] = head["confidence"];
+      out["probabilities"] = std::vector<float>(probs.begin(), probs.begin() + 10);
+      out["number"] = number;
+      out["digits"] = digits;
+      if (json_out) {
+        std::printf("%s\n", out.dump().c_str());
+      } else {
+        const float* p = probs.data();
+        std::vector<int> order(10);
+        for (int i = 0; i < 10; ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](int a, int b) { return p[a] > p[b]; });
+        if (mode == vision::ReadMode::Number)
+          std::printf("%s: %s\n", file.c_str(), number.c_str());
+        else
+          std::printf("%s: %d (%.1f%%)  next: %d (%.1f%%), %d (%.1f%%)\n", file.c_str(), order[0],
+                      100 * p[order[0]], order[1], 100 * p[order[1]], order[2],
+                      100 * p[order[2]]);
+      }
+    } catch (const Error& e) {
+      ++rejected;
+      if (json_out)
+        std::printf("%s\n", json({{"file", file}, {"error", e.what()}}).dump().c_str());
+      else
+        std::fprintf(stderr, "scrawl: %s: %s\n", file.c_str(), e.what());
+    }
+    std::fflush(stdout);
+  }
+  return rejected ? 2 : 0;
+}
+
+// ---------------------------------------------------------------- bench
+int bench_run(const std::string& arch_path, const std::string& data, const std::string& device,
+              int epochs, int batch, int threads, bool json_out) {
+  const json arch = Network::arch_from_file(arch_path);
+  std::string why;
+  auto backend = device == "cpu" && threads > 0 ? cpu_backend_create(threads)
+                                                : backend_create(device, &why);
+  if (!json_out) std::fprintf(stderr, "scrawl: %s\n", why.c_str());
+  Network net(arch, *backend);
+  const Dataset train = mnist_load(data, true);
+  const Dataset test = mnist_load(data, false);
+  TrainOptions opt;
+  opt.epochs = epochs;
+  opt.batch = batch;
+  opt.progress = !json_out;
+  net.init_glorot(1);
+  Trainer trainer(net, opt);
+  const auto t0 = Clock::now();
+  trainer.fit(train, nullptr);
+  backend->synchronize();
+  const double train_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const EvalResult ev = evaluate(net, test);
+
+  auto infer_rate = [&](int b, int images) {
+    std::vector<float> x(size_t(b) * 784), probs(size_t(b) * 10);
+    int done = 0;
+    dataset_to_float(test, 0, b, x.data());
+    net.predict(x.data(), b, probs.data());  // warm-up: sizes the buffers
+    const auto s0 = Clock::now();
+    while (done < images) {
+      const int first = done % (test.count - b + 1);
+      dataset_to_float(test, first, b, x.data());
+      net.predict(x.data(), b, probs.data());
+      done += b;
+    }
+    return done / std::chrono::duration<double>(Clock::now() - s0).count();
+  };
+  const double b1 = infer_rate(1, 3000), b256 = infer_rate(256, 40960);
+  const json r = {{"arch", net.name()}, {"device", backend->name()},
+                  {"description", backend->description()}, {"epochs", epochs}, {"batch", batch},
+                  {"train_seconds", train_s},
+                  {"train_images_per_s", double(train.count) * epochs / train_s},
+                  {"test_accuracy", ev.accuracy}, {"infer_b1_images_per_s", b1},
+                  {"infer_b256_images_per_s", b256}};
+  if (json_out)
+    std::printf("%s\n", r.dump().c_str());
+  else
+    std::printf("%s\n", r.dump(2).c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace scrawl::app
+
+int main(int argc, char** argv) {
+  using namespace scrawl::app;
+  CLI::App app{"scrawl: learns to read handwritten digits, and serves what it learned"};
+  app.set_version_flag("--version", SCRAWL_VERSION);
+  app.require_subcommand(1);
+
+  TrainArgs ta;
+  auto* train = app.add_subcommand("train", "Train a network on MNIST and write a model file");
+  train->add_option("--data", ta.data, "MNIST folder (from scripts/fetch_mnist.sh)")->required();
+  train->add_option("--arch", ta.arch, "Architecture JSON, e.g. models/seed.json")->required();
+  train->add_option("--out", ta.out, "Model file to write (.scrawl)")->required();
+  train->add_option("--epochs", ta.epochs, "Epochs (default: the architecture's, else 5)");
+  train->add_option("--batch", ta.batch, "Batch size (default: the architecture's, else 32)");
+  train->add_option("--lr", ta.lr, "Adam learning rate (default: 1e-3)");
+  train->add_option("--lr-decay", ta.lr_decay, "Multiply the learning rate by this each epoch");
+  train->add_option("--seed", ta.seed, "Seed for initialisation, shuffling and dropout")
+      ->capture_default_str();
+  train->add_option("--augment", ta.augment, "Data augmentation (default: the architecture's)")
+      ->check(CLI::IsMember({"on", "off"}));
+  train->add_option("--device", ta.device, "auto, cuda or cpu")->capture_default_str();
+  train->add_flag("--json", ta.json_out, "Print a JSON summary on stdout at the end");
+  train->add_flag("--quiet", ta.quiet, "No progress bar");
+
+  std::string model, data, device = "auto", mode = "digit";
+  bool json_out = false;
+  auto* eval = app.add_subcommand("eval", "Accuracy, loss and confusion matrix on the MNIST test set");
+  eval->add_option("--model", model, "Model file (default: the shipped models/default.scrawl)");
+  eval->add_option("--data", data, "MNIST folder")->required();
+  eval->add_option("--device", device, "auto, cuda or cpu")->capture_default_str();
+  eval->add_flag("--json", json_out, "JSON output");
+
+  std::vector<std::string> files;
+  auto* predict = app.add_subcommand("predict", "Read the digit (or number) in image files");
+  predict->add_option("--model", model, "Model file (default: the shipped models/default.scrawl)");
+  predict->add_option("--mode", mode, "digit or number")->check(CLI::IsMember({"digit", "number"}))
+      ->capture_default_str();
+  predict->add_option("--device", device, "auto, cuda or cpu")->capture_default_str();
+  predict->add_flag("--json", json_out, "One JSON object per file per line");
+  predict->add_option("files", files, "PNG, JPEG, BMP or WebP files")->required();
+
+  std::string arch = "models/seed.json";
+  int epochs = 1, batch = 32, threads = 0;
+  auto* bench = app.add_subcommand("bench", "Time one training epoch and inference at batch 1 and 256");
+  bench->add_option("--arch", arch, "Architecture JSON")->required();
+  bench->add_option("--data", data, "MNIST folder")->required();
+  bench->add_option("--epochs", epochs, "Epochs to time")->capture_default_str();
+  bench->add_option("--batch", batch, "Training batch size")->capture_default_str();
+  bench->add_option("--threads", threads, "CPU threads (default: all)");
+  bench->add_option("--device", device, "auto, cuda or cpu")->capture_default_str();
+  bench->add_flag("--json", json_out, "One JSON object on stdout");
+
+#if defined(SCRAWL_WITH_SERVER)
+  scrawl::serve_command_add(app);
+#endif
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*train) return train_run(ta);
+    if (*eval) return eval_run(model, data, device, json_out);
+    if (*predict) return predict_run(model, mode, device, json_out, files);
+    if (*bench) return bench_run(arch, data, device, epochs, batch, threads, json_out);
+#if defined(SCRAWL_WITH_SERVER)
+    return scrawl::serve_command_run(app);
+#endif
+  } catch (const scrawl::Error& e) {
+    std::fprintf(stderr, "scrawl: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "scrawl: unexpected error: %s\n", e.what());
+    return 1;
+  }
+  return 1;
+}

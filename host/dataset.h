@@ -1,0 +1,61 @@
+// MNIST-style datasets from IDX files, checked at the boundary (magic, dimensions, sizes),
+// and the batch loader: seeded shuffling every epoch and optional augmentation.
+// Tested by tests/unit/test_dataset.cpp (IDX errors, shuffling, augmentation) and tests/data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace scrawl {
+
+struct Dataset {
+  int count = 0, rows = 0, cols = 0;
+  std::vector<uint8_t> images;  // (count, rows, cols), 0 = paper, 255 = ink
+  std::vector<uint8_t> labels;  // (count), 0..9
+  size_t image_size() const { return static_cast<size_t>(rows) * cols; }
+};
+
+// Reads an IDX3 image file and its IDX1 label file. Throws FormatError saying what is wrong.
+Dataset idx_load(const std::string& images_path, const std::string& labels_path);
+
+// Loads dir/train-* (train = true) or dir/t10k-*. The error for a missing folder says how
+// to fetch the data.
+Dataset mnist_load(const std::string& dir, bool train);
+
+struct AugmentOptions {
+  bool enabled = false;
+  float rotate_deg = 12.0f;     // uniform in [-rotate, rotate]
+  float scale_min = 0.85f, scale_max = 1.12f;
+  float shear = 0.2f;           // horizontal shear factor, uniform in [-shear, shear]
+  float shift_px = 2.5f;        // uniform translation in each axis
+  float thickness_p = 0.3f;     // chance of a 2x2 dilation or erosion of the stroke
+  float blur_p = 0.15f;         // chance of a light Gaussian blur
+  float noise_p = 0.15f;        // chance of additive Gaussian noise
+};
+
+// Hands out batches of one epoch in a seeded random order, as float images in [0, 1]
+// (N, 1, rows, cols) and float labels (N), into any host buffers (pinned ones for the GPU).
+class BatchLoader {
+ public:
+  BatchLoader(const Dataset& data, int batch, uint64_t seed, AugmentOptions augment = {});
+  void epoch_begin(int epoch);  // reshuffles; the order depends on (seed, epoch) only
+  int batches() const { return (data_->count + batch_ - 1) / batch_; }
+  int batch_size() const { return batch_; }
+  // Fills batch b of the current epoch; returns how many samples it holds (the last may be short).
+  int fill(int b, float* x, float* labels) const;
+
+ private:
+  const Dataset* data_;
+  int batch_;
+  uint64_t seed_;
+  int epoch_ = 0;
+  AugmentOptions augment_;
+  std::vector<int> order_;
+};
+
+// Writes one augmented copy of a (rows, cols) image in [0, 1]; deterministic in `seed`.
+void augment_image(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* in,
+                   float* out);
+
+}  // namespace scrawl

@@ -1,0 +1,67 @@
+// Training and evaluation on any backend: batches from BatchLoader, forward, fused softmax
+// cross-entropy, backward, one Adam call over the whole parameter block; a live progress bar.
+// Tested by tests/unit/test_trainer.cpp (Adam by hand, determinism) and tests/data (real MNIST).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "host/backend.h"
+#include "host/dataset.h"
+#include "host/network.h"
+
+namespace scrawl {
+
+struct TrainOptions {
+  int epochs = 5;
+  int batch = 32;
+  float lr = 1e-3f;
+  float lr_decay = 1.0f;  // lr for epoch e is lr * lr_decay^e
+  uint64_t seed = 1;
+  AugmentOptions augment;
+  bool progress = true;   // progress bar on stderr
+  int eval_batch = 1000;
+};
+
+struct EpochReport {
+  int epoch = 0;          // 1-based
+  double loss = 0;        // mean training loss
+  double train_accuracy = 0;
+  double test_accuracy = -1;  // -1 when there is no test set
+  double test_loss = -1;
+  double seconds = 0;     // training time of the epoch (evaluation excluded)
+};
+
+struct EvalResult {
+  int count = 0;
+  double accuracy = 0, loss = 0;
+  std::vector<std::array<int, 10>> confusion;  // [true][predicted], classes rows
+};
+
+class Trainer {
+ public:
+  Trainer(Network& net, TrainOptions options);
+  // Trains; `test` (may be null) is evaluated after each epoch. on_epoch is called per epoch.
+  std::vector<EpochReport> fit(const Dataset& train, const Dataset* test,
+                               const std::function<void(const EpochReport&)>& on_epoch = {});
+  // One optimisation step on a batch already on the backend; returns nothing, stats accumulate.
+  void step(int n, const float* x, const float* labels, float lr);
+  int64_t steps() const { return t_; }
+
+ private:
+  Network& net_;
+  TrainOptions opt_;
+  Buffer m_, v_, stats_;
+  int64_t t_ = 0;
+};
+
+// Accuracy, mean loss and confusion matrix of the network over a dataset.
+EvalResult evaluate(Network& net, const Dataset& data, int batch = 1000);
+
+// Converts dataset images [first, first+n) to floats in [0, 1], (n, 1, rows, cols).
+void dataset_to_float(const Dataset& data, int first, int n, float* out);
+
+}  // namespace scrawl

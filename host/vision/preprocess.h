@@ -1,0 +1,107 @@
+// Image decoding and MNIST-style preprocessing: user bytes in, (28, 28) crops out.
+// decode.cpp checks sizes from the file header before any pixel is allocated and applies EXIF
+// orientation; ink.cpp finds the ink; preprocess.cpp crops digits and splits numbers.
+// Tested by tests/unit/test_vision.cpp on digits drawn in code under many conditions.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace scrawl::vision {
+
+// ---- decoding ----
+
+struct DecodeLimits {
+  size_t max_bytes = 20u << 20;    // encoded size
+  int max_side = 10000;            // width or height, in pixels
+  size_t max_pixels = 40'000'000;  // width * height
+};
+
+enum class ImageFormat { Unknown, Png, Jpeg, Bmp, Webp };
+
+// What the file header says, read without decoding pixels.
+struct ImageHeader {
+  ImageFormat format = ImageFormat::Unknown;
+  int width = 0, height = 0;  // as stored, before EXIF orientation
+  int orientation = 1;        // EXIF orientation 1..8 (1 = as stored)
+};
+
+// The format by magic bytes; Unknown for anything we do not read (the server answers 415).
+ImageFormat image_format_sniff(const void* data, size_t size);
+const char* image_format_name(ImageFormat format);  // "PNG", "JPEG", "BMP", "WebP", "unknown"
+// Parses PNG IHDR/eXIf, JPEG SOFn/APP1, BMP info header, WebP VP8/VP8L/VP8X/EXIF.
+// Throws FormatError when the format is unknown or the header is malformed.
+ImageHeader image_header_read(const void* data, size_t size);
+
+// Decodes PNG/JPEG/BMP/WebP bytes to 8-bit grey, BGR or BGRA (alpha kept), EXIF orientation
+// applied. Sizes are checked against `limits` from the header before pixels are allocated:
+// TooLargeError when over; FormatError for empty input, an unknown format or corrupt data.
+cv::Mat image_decode(const void* data, size_t size, const DecodeLimits& limits = {});
+// The same for a file; error messages name the path.
+cv::Mat image_read(const std::string& path, const DecodeLimits& limits = {});
+
+// ---- preprocessing ----
+
+struct Box {
+  int x = 0, y = 0, w = 0, h = 0;  // in the decoded (EXIF-rotated) image's pixels
+};
+
+struct DigitCrop {
+  std::array<float, 784> pixels{};  // (28, 28) row-major, white ink on black, [0, 1], MNIST-style
+  Box box;                          // where the ink was in the input image
+};
+
+// The ink of an image, found once and shared by digit and number mode. Exposed for tests and
+// debugging; everything is at the working resolution (the input scaled so its longest side is at
+// most 1024 px), `scale` converts: working = input * scale.
+struct InkComponent {
+  cv::Rect box;    // working pixels
+  int area = 0;    // pixels in the mask
+  int label = 0;   // value in InkMap::labels
+};
+
+struct InkMap {
+  cv::Mat ink;     // CV_32F, [0, 1], white ink on black, soft edges kept, specks and paper at 0
+  cv::Mat mask;    // CV_8U, 255 where a kept component is
+  cv::Mat labels;  // CV_32S, connected-component labels of the thresholded ink (specks included)
+  std::vector<InkComponent> components;  // kept components (specks dropped), largest first
+  double scale = 1.0;
+  float stroke_width = 1.0f;  // typical stroke width, working pixels
+  bool light_ink = false;     // the input had light ink on dark paper
+};
+
+// Alpha composited onto paper; the grey channel with the best ink contrast chosen (handles
+// coloured ink on tinted paper); paper gradients and shadows divided out by a background
+// estimate; polarity found; thresholded; small specks dropped. Throws NoInkError when no ink
+// is left, FormatError for an empty image or a pixel type we do not read.
+InkMap ink_find(const cv::Mat& image);
+
+// One digit: the whole pipeline. Crop to the ink's bounding box, strokes thickened when they
+// would be thinner than MNIST's, longest side scaled to 20 px keeping aspect (INTER_AREA), placed
+// in 28x28 so the centre of mass is at (14, 14), as MNIST was made. Throws NoInkError.
+DigitCrop digit_preprocess(const cv::Mat& image);
+
+// Given crops, returns one confidence in [0, 1] per crop (e.g. the classifier's max probability).
+using Classifier = std::function<std::vector<float>(const std::vector<DigitCrop>&)>;
+
+// Number mode: the digits of a row, left to right, each preprocessed as digit_preprocess does.
+// Pieces of one digit are merged (components whose x-ranges overlap strongly), specks and marks
+// much shorter than the digits ignored. A group much wider than the median digit height is split
+// at vertical-projection minima: with `classify`, the cut (or no cut) with the best product of
+// confidences per digit (geometric mean, so cuts into different counts compare); without it, the
+// deepest minima near the widths the other digits suggest. Throws NoInkError.
+std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify = {});
+
+// ---- modes (shared by the CLI and the server) ----
+
+enum class ReadMode { Digit, Number };
+
+ReadMode read_mode_parse(const std::string& s);  // "digit" | "number"; otherwise FormatError
+const char* read_mode_name(ReadMode mode);        // "digit" | "number"
+
+}  // namespace scrawl::vision

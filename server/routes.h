@@ -1,0 +1,51 @@
+// The HTTP API (DESIGN.md "HTTP API"): request in, response out. Handlers never throw; every
+// failure becomes the JSON error shape (or, for browsers at POST /predict, an HTML page).
+// Images are decoded and preprocessed on the calling I/O thread, inference goes through the
+// Batcher, and the answer is built back on an I/O thread. Tested by tests/server/test_api.cpp.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <string>
+
+#include "server/batcher.h"
+#include "server/http_util.h"
+#include "server/metrics.h"
+
+namespace scrawl::server {
+
+struct ApiConfig {
+  int max_images = 64;          // image fields in one multipart request
+  int max_tensor_batch = 1024;  // N of one v2 infer request
+  std::string version = "0.1.0";
+};
+
+class Api {
+ public:
+  // io: where answers are built once inference is done (the server's io_context).
+  // blocking: a small pool for work that must wait on the batcher (number segmentation asks
+  // the model to judge candidate splits), so no I/O thread ever waits for inference.
+  Api(ApiConfig config, Batcher& batcher, Metrics& metrics, boost::asio::any_io_executor io,
+      boost::asio::thread_pool& blocking);
+
+  // Never throws. `respond` is called exactly once, now or later, from an I/O or pool thread.
+  void handle(Request&& req, Responder respond) noexcept;
+
+  struct Exchange;  // one request in flight (routes.cpp)
+
+ private:
+  void dispatch(const std::shared_ptr<Exchange>& ex);
+  void serve_asset(const std::shared_ptr<Exchange>& ex, const char* name);
+  void predict(const std::shared_ptr<Exchange>& ex, bool form);
+  void v2_infer(const std::shared_ptr<Exchange>& ex, const std::string& model);
+  void v2_models(const std::shared_ptr<Exchange>& ex, const std::string& rest);
+  void submit_error(const std::shared_ptr<Exchange>& ex, SubmitStatus status);
+
+  ApiConfig config_;
+  Batcher& batcher_;
+  Metrics& metrics_;
+  boost::asio::any_io_executor io_;
+  boost::asio::thread_pool& blocking_;
+};
+
+}  // namespace scrawl::server

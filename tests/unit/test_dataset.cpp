@@ -1,0 +1,137 @@
+// IDX reading (every malformation named in the error), the batch loader's seeded shuffling,
+// and augmentation's determinism and bounds.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "host/dataset.h"
+#include "host/error.h"
+#include "host/file_util.h"
+
+namespace scrawl {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<uint8_t> idx_bytes(std::vector<uint32_t> dims, size_t data_bytes, uint8_t fill = 0) {
+  std::vector<uint8_t> b = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims)
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(d >> s));
+  b.resize(b.size() + data_bytes, fill);
+  return b;
+}
+
+class IdxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("scrawl-idx-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::vector<uint8_t>& b) {
+    const std::string p = (dir_ / name).string();
+    file_write_atomic(p, b.data(), b.size());
+    return p;
+  }
+  std::string refusal(const std::vector<uint8_t>& images, const std::vector<uint8_t>& labels) {
+    const std::string i = write("i", images), l = write("l", labels);
+    try {
+      idx_load(i, l);
+    } catch (const FormatError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "accepted a bad IDX pair";
+    return "";
+  }
+  fs::path dir_;
+};
+
+TEST_F(IdxTest, ReadsAGoodPair) {
+  std::vector<uint8_t> labels = idx_bytes({3}, 0);
+  labels.insert(labels.end(), {4, 0, 9});
+  const Dataset d = idx_load(write("i", idx_bytes({3, 28, 28}, 3 * 784, 7)), write("l", labels));
+  EXPECT_EQ(d.count, 3);
+  EXPECT_EQ(d.rows, 28);
+  EXPECT_EQ(d.labels, (std::vector<uint8_t>{4, 0, 9}));
+  EXPECT_EQ(d.images.size(), 3u * 784);
+}
+
+TEST_F(IdxTest, NamesWhatIsWrong) {
+  const auto labels = idx_bytes({3}, 3);
+  EXPECT_NE(refusal({0x1f, 0x8b, 0x08, 0x00, 1, 2, 3}, labels).find("gzip"), std::string::npos);
+  EXPECT_NE(refusal(labels, labels).find("expected 3"), std::string::npos);
+  EXPECT_NE(refusal(idx_bytes({3, 28, 28}, 3 * 784 - 5), labels).find("truncated"),
+            std::string::npos);
+  EXPECT_NE(refusal(idx_bytes({3, 28, 28}, 3 * 784 + 5), labels).find("trailing"),
+            std::string::npos);
+  EXPECT_NE(refusal(idx_bytes({4, 28, 28}, 4 * 784), labels).find("4 images"), std::string::npos);
+  EXPECT_NE(refusal(idx_bytes({3, 28, 28}, 3 * 784), idx_bytes({3}, 3, 12)).find("label 12"),
+            std::string::npos);
+  EXPECT_NE(refusal({0, 0}, labels).find("too short"), std::string::npos);
+  try {
+    mnist_load((dir_ / "nowhere").string(), true);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fetch_mnist.sh"), std::string::npos) << e.what();
+  }
+}
+
+Dataset tiny(int count) {
+  Dataset d;
+  d.count = count;
+  d.rows = d.cols = 28;
+  d.images.resize(size_t(count) * 784);
+  d.labels.resize(count);
+  for (int i = 0; i < count; ++i) {
+    d.labels[i] = static_cast<uint8_t>(i % 10);
+    d.images[size_t(i) * 784 + 14 * 28 + 14] = static_cast<uint8_t>(i % 256);  // identifies it
+    for (int r = 8; r < 20; ++r) d.images[size_t(i) * 784 + r * 28 + 12] = 255;
+  }
+  return d;
+}
+
+TEST(BatchLoader, EachEpochIsASeededPermutation) {
+  const Dataset d = tiny(100);
+  BatchLoader a(d, 32, 7), b(d, 32, 7), c(d, 32, 8);
+  EXPECT_EQ(a.batches(), 4);
+  std::vector<float> x(32 * 784), l(32);
+  auto epoch_labels = [&](BatchLoader& loader, int epoch) {
+    loader.epoch_begin(epoch);
+    std::vector<float> all;
+    for (int bi = 0; bi < loader.batches(); ++bi) {
+      const int n = loader.fill(bi, x.data(), l.data());
+      EXPECT_EQ(n, bi == 3 ? 4 : 32);
+      for (int i = 0; i < n; ++i) all.push_back(x[size_t(i) * 784 + 14 * 28 + 14] * 255.0f + l[i] * 1000.0f);
+    }
+    return all;
+  };
+  const auto e0 = epoch_labels(a, 0), e1 = epoch_labels(a, 1);
+  EXPECT_EQ(e0, epoch_labels(b, 0));  // same seed, same order
+  EXPECT_NE(e0, e1);                  // reshuffled every epoch
+  EXPECT_NE(e0, epoch_labels(c, 0));  // another seed, another order
+  EXPECT_EQ(std::set<float>(e0.begin(), e0.end()).size(), 100u);  // every sample exactly once
+}
+
+TEST(Augment, DeterministicBoundedAndDifferent) {
+  const Dataset d = tiny(1);
+  std::vector<float> in(784), a(784), b(784), c(784);
+  for (int i = 0; i < 784; ++i) in[i] = d.images[i] / 255.0f;
+  AugmentOptions opt;
+  opt.enabled = true;
+  augment_image(opt, 5, 28, 28, in.data(), a.data());
+  augment_image(opt, 5, 28, 28, in.data(), b.data());
+  augment_image(opt, 6, 28, 28, in.data(), c.data());
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  double ink = 0;
+  for (float v : a) {
+    EXPECT_GE(v, 0.0f);
+    EXPECT_LE(v, 1.0f);
+    ink += v;
+  }
+  EXPECT_GT(ink, 3.0);  // the stroke survives
+}
+
+}  // namespace
+}  // namespace scrawl

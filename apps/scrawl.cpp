@@ -203,7 +203,8 @@ int predict_run(const std::string& model, const std::string& mode_name, const st
                       100 * p[order[0]], order[1], 100 * p[order[1]], order[2],
                       100 * p[order[2]]);
       }
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
+      // Any file we cannot read is reported and skipped; the others are still answered.
       ++rejected;
       if (json_out)
         std::printf("%s\n", json({{"file", file}, {"error", e.what()}}).dump().c_str());

@@ -85,6 +85,17 @@ void* DeviceArena::allocate(size_t bytes) {
 
 void DeviceArena::release(void* ptr) noexcept {
   if (!ptr) return;
+  if (hold_) {
+    if (owns(ptr)) {
+      try {
+        held_.push_back(ptr);
+        return;
+      } catch (...) {
+        // Out of host memory for the list: release for real below; a stale graph is the
+        // lesser risk than a leak that cannot be reported from here.
+      }
+    }
+  }
   if (auto it = large_.find(ptr); it != large_.end()) {
     in_use_ -= it->second.bytes();
     large_.erase(it);  // cudaFree: synchronises the device, so the block is idle
@@ -95,6 +106,14 @@ void DeviceArena::release(void* ptr) noexcept {
     free_.emplace(it->second, ptr);
     live_.erase(it);
   }
+}
+
+void DeviceArena::hold_releases(bool hold) {
+  hold_ = hold;
+  if (hold) return;
+  std::vector<void*> held;
+  held.swap(held_);
+  for (void* ptr : held) release(ptr);
 }
 
 bool DeviceArena::owns(const void* ptr) const {

@@ -88,6 +88,10 @@ class DeviceArena {
   size_t bytes_in_use() const { return in_use_; }
   size_t cuda_malloc_calls() const { return malloc_calls_; }  // tests: no growth in the loop
 
+  // While held, released blocks are quarantined instead of reused or freed: a recorded CUDA
+  // Graph may still hold their addresses. Ending the hold releases them for real.
+  void hold_releases(bool hold);
+
  private:
   struct Slab {
     DeviceBuffer buffer;
@@ -97,6 +101,8 @@ class DeviceArena {
   std::unordered_map<void*, DeviceBuffer> large_;
   std::unordered_map<void*, size_t> live_;   // pointer -> rounded size, for slab blocks
   std::multimap<size_t, void*> free_;        // rounded size -> released slab block
+  std::vector<void*> held_;                  // released while hold_ is set
+  bool hold_ = false;
   size_t in_use_ = 0;
   size_t malloc_calls_ = 0;
 };

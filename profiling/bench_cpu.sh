@@ -101,7 +101,7 @@ git diff --quiet HEAD 2>/dev/null || rev="$rev (with local changes)"
 stamp="$(date +%Y-%m-%d)"
 out="profiling/results/$stamp-cpu-seed.md"
 [[ -e "$out" ]] && out="profiling/results/$stamp-$(date +%H%M%S)-cpu-seed.md"
-((save)) || out=""
+((save)) && mkdir -p profiling/results || out=""
 
 SCRAWL_OUT="$work/scrawl.out" TORCH_OUT="$work/torch.out" RESULT_FILE="$out" \
   CPU="${cpu:-unknown}" CORES="$cores" THREADS="$threads" REV="$rev" INVOCATION="$invocation" \

@@ -5,7 +5,8 @@
 # Usage: scripts/build.sh [--preset cpu|cuda|asan] [--build-dir DIR] [--jobs N] [--no-deps]
 #                         [-- extra cmake configure arguments]
 # Env:   SCRAWL_BUILD_DIR (default build), SCRAWL_PRESET, SCRAWL_BUILD_TYPE (default Release),
-#        SCRAWL_CUDA (ON|OFF; default: CMake's detection), SCRAWL_JOBS (default: nproc),
+#        SCRAWL_CUDA (ON|OFF; default: CMake's detection), SCRAWL_CUDA_ARCHITECTURES (e.g. 90 or
+#        native; default: CMakeLists.txt's list), SCRAWL_JOBS (default: nproc),
 #        SCRAWL_SKIP_DEPS=1 (same as --no-deps)
 # The last line of stdout is the build directory.
 set -euo pipefail
@@ -60,6 +61,8 @@ else
   # A folder configured before keeps its generator; asking for another one is an error.
   [[ -f "$build_dir/CMakeCache.txt" ]] || args+=(-G Ninja)
   [[ -z "${SCRAWL_CUDA:-}" ]] || args+=(-DSCRAWL_CUDA="$SCRAWL_CUDA")
+  [[ -z "${SCRAWL_CUDA_ARCHITECTURES:-}" ]] ||
+    args+=(-DCMAKE_CUDA_ARCHITECTURES="$SCRAWL_CUDA_ARCHITECTURES")
   log "configure: cmake ${args[*]} ${extra[*]}"
   cmake "${args[@]}" "${extra[@]}"
 fi

@@ -10,6 +10,11 @@
 #        SCRAWL_SKIP_BROWSER=1
 set -euo pipefail
 
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+  sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+  exit 0
+fi
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
@@ -20,12 +25,12 @@ failed=0
 
 # shellcheck disable=SC2317  # called from the EXIT trap
 summary() {
-  local verdict=PASS joined="" r
-  ((failed)) && verdict=FAIL
+  local rc="$1" verdict=PASS joined="" r
+  ((failed || rc)) && verdict=FAIL
   for r in "${results[@]}"; do joined+="${joined:+, }$r"; done
   printf '\ntest.sh: %s (%s) in %ds\n' "$verdict" "${joined:-nothing ran}" $((SECONDS - start))
 }
-trap summary EXIT
+trap 'summary $?' EXIT
 
 step() { # NAME COMMAND...: runs a step, records its outcome, never stops the script
   local name="$1" t0=$SECONDS

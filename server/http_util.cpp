@@ -101,27 +101,10 @@ MediaType media_type_parse(std::string_view value) {
 }
 
 bool image_mime_supported(std::string_view mime) {
-  static const char* const kTypes[] = {
-      "image/png",  "image/jpeg", "image/jpg",  "image/pjpeg",
-      "image/bmp",  "image/x-bmp", "image/x-ms-bmp", "image/webp",
-      "image/tiff", "image/x-tiff", "image/x-portable-anymap", "image/x-portable-bitmap",
-      "image/x-portable-graymap", "image/x-portable-pixmap"};
+  static const char* const kTypes[] = {"image/png", "image/jpeg", "image/jpg", "image/pjpeg",
+                                       "image/bmp", "image/x-bmp", "image/x-ms-bmp", "image/webp"};
   for (const char* t : kTypes)
     if (mime == t) return true;
-  return false;
-}
-
-bool image_sniff(std::string_view b) {
-  auto at = [&](size_t i) { return i < b.size() ? static_cast<unsigned char>(b[i]) : 0u; };
-  if (starts_with(b, "\x89PNG\r\n\x1a\n")) return true;
-  if (at(0) == 0xFF && at(1) == 0xD8 && at(2) == 0xFF) return true;
-  if (starts_with(b, "BM") && b.size() >= 26) return true;
-  if (starts_with(b, "RIFF") && b.size() >= 12 && b.substr(8, 4) == "WEBP") return true;
-  if (starts_with(b, std::string_view("II*\0", 4)) || starts_with(b, std::string_view("MM\0*", 4)))
-    return true;
-  if (b.size() >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' &&
-      std::isspace(static_cast<unsigned char>(b[2])))
-    return true;
   return false;
 }
 

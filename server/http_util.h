@@ -43,10 +43,8 @@ struct MediaType {
 };
 MediaType media_type_parse(std::string_view value);
 
-// Image formats the decoder reads (OpenCV's imgcodecs as built by Debian).
+// Image types the decoder reads (host/vision: PNG, JPEG, BMP, WebP).
 bool image_mime_supported(std::string_view mime);
-// True when the bytes start like a PNG, JPEG, BMP, WebP, TIFF or PNM file.
-bool image_sniff(std::string_view bytes);
 
 // True when the Accept header prefers application/json over text/html (q-values honoured;
 // no header or */* alone means HTML, the report's behaviour).

@@ -6,6 +6,10 @@
 #include <memory>
 #include <string>
 
+namespace scrawl {
+struct ModelFile;
+}
+
 namespace scrawl::server {
 
 constexpr int kImageSide = 28;
@@ -28,6 +32,11 @@ class InferenceEngine {
 // `why` receives the backend choice sentence. Throws scrawl::Error (FormatError for a bad
 // file, UnavailableError or Error for a backend that cannot be had).
 std::unique_ptr<InferenceEngine> network_engine_create(const std::string& model_path,
+                                                       const std::string& device,
+                                                       std::string* why = nullptr);
+
+// The same from a model file already read (serve reads it before listening, to fail fast).
+std::unique_ptr<InferenceEngine> network_engine_create(const scrawl::ModelFile& file, const std::string& name,
                                                        const std::string& device,
                                                        std::string* why = nullptr);
 

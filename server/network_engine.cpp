@@ -39,11 +39,17 @@ class NetworkEngine final : public InferenceEngine {
 std::unique_ptr<InferenceEngine> network_engine_create(const std::string& model_path,
                                                        const std::string& device,
                                                        std::string* why) {
-  ModelFile file = model_file_read(model_path);
+  const ModelFile file = model_file_read(model_path);
+  return network_engine_create(file, std::filesystem::path(model_path).stem().string(), device,
+                               why);
+}
+
+std::unique_ptr<InferenceEngine> network_engine_create(const ModelFile& file,
+                                                       const std::string& name,
+                                                       const std::string& device,
+                                                       std::string* why) {
   std::unique_ptr<Backend> backend = backend_create(device, why);
-  std::string name = std::filesystem::path(model_path).stem().string();
-  if (name.empty()) name = "default";
-  return std::make_unique<NetworkEngine>(std::move(backend), file, std::move(name));
+  return std::make_unique<NetworkEngine>(std::move(backend), file, name.empty() ? "default" : name);
 }
 
 }  // namespace scrawl::server

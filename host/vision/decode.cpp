@@ -77,7 +77,7 @@ int exif_payload_orientation(const uint8_t* data, size_t size) {
 
 ImageHeader png_header(const Bytes& b) {
   ImageHeader h{ImageFormat::Png};
-  if (!b.has(8, 25) || !b.tag(12, "IHDR")) header_bad(h.format, "no IHDR chunk");
+  if (!b.has(0, 24) || !b.tag(12, "IHDR")) header_bad(h.format, "no IHDR chunk");
   h.width = int(std::min<uint32_t>(b.be32(16), std::numeric_limits<int>::max()));
   h.height = int(std::min<uint32_t>(b.be32(20), std::numeric_limits<int>::max()));
   // Walk the chunks for eXIf (a jump per chunk, no data read).
@@ -291,7 +291,7 @@ cv::Mat image_read(const std::string& path, const DecodeLimits& limits) {
     throw TooLargeError(path + ": file is " + std::to_string(size) + " bytes; the limit is " +
                         std::to_string(limits.max_bytes));
   }
-  std::vector<char> bytes(size_t(size));
+  std::vector<char> bytes(static_cast<size_t>(size));
   in.seekg(0);
   if (size > 0 && !in.read(bytes.data(), size)) {
     throw FormatError("cannot read image file '" + path + "'");

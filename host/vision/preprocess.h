@@ -70,6 +70,7 @@ struct InkMap {
   cv::Mat mask;    // CV_8U, 255 where a kept component is
   cv::Mat labels;  // CV_32S, connected-component labels of the thresholded ink (specks included)
   std::vector<InkComponent> components;  // kept components (specks dropped), largest first
+  cv::Size image_size;  // the input's size
   double scale = 1.0;
   float stroke_width = 1.0f;  // typical stroke width, working pixels
   bool light_ink = false;     // the input had light ink on dark paper

@@ -1,0 +1,415 @@
+// Finding the ink in a photo, a scan or a canvas drawing, whatever the paper and ink colours.
+// Steps: alpha onto paper; pick the grey channel with the best ink contrast; a robust quadratic
+// fit of the paper gives polarity, a rough mask and the stroke width; a closing wider than the
+// strokes estimates the local paper (gradients, shadows) and the image is divided by it;
+// threshold (Otsu, floored by the noise); connected components minus specks.
+// Tested by tests/unit/test_vision.cpp (polarity, colours, gradients, noise, alpha, specks).
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "host/error.h"
+#include "host/vision/preprocess.h"
+
+namespace scrawl::vision {
+namespace {
+
+constexpr int kWorkMaxSide = 1024;  // processing resolution cap: plenty for a 20 px result
+constexpr int kSampleSide = 160;    // grid for the paper fit and robust statistics
+
+template <typename T>
+double quantile(std::vector<T> v, double q) {  // by value: nth_element reorders
+  if (v.empty()) return 0.0;
+  size_t k = std::min(v.size() - 1, size_t(q * double(v.size() - 1) + 0.5));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return double(v[k]);
+}
+
+int odd(double x) { return std::max(1, int(std::lround(x)) | 1); }
+
+// 8-bit input, whatever came in.
+cv::Mat depth_to_8u(const cv::Mat& image) {
+  if (image.empty()) throw FormatError("empty image");
+  if (image.channels() != 1 && image.channels() != 3 && image.channels() != 4) {
+    throw FormatError("unsupported channel count " + std::to_string(image.channels()));
+  }
+  switch (image.depth()) {
+    case CV_8U: return image;
+    case CV_16U: {
+      cv::Mat out;
+      image.convertTo(out, CV_8U, 1.0 / 257.0);
+      return out;
+    }
+    case CV_32F:
+    case CV_64F: {  // floats are taken as [0, 1]
+      cv::Mat out;
+      image.convertTo(out, CV_8U, 255.0);
+      return out;
+    }
+    default: throw FormatError("unsupported pixel depth");
+  }
+}
+
+// Per-channel median of the pixels where mask is set.
+cv::Scalar masked_median(const cv::Mat& bgr, const cv::Mat& mask) {
+  cv::Scalar out;
+  for (int c = 0; c < 3; ++c) {
+    int channels[] = {c};
+    int hist_size[] = {256};
+    float range[] = {0, 256};
+    const float* ranges[] = {range};
+    cv::Mat hist;
+    cv::calcHist(&bgr, 1, channels, mask, hist, 1, hist_size, ranges);
+    double total = cv::sum(hist)[0], acc = 0;
+    for (int i = 0; i < 256; ++i) {
+      acc += hist.at<float>(i);
+      if (acc >= total / 2) {
+        out[c] = i;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// BGRA -> BGR on paper. When most pixels are opaque the alpha is a cut-out and the paper is the
+// opaque pixels' median colour; when most are transparent the alpha carries the drawing (a
+// canvas export) and the paper is white or black, whichever contrasts with the opaque pixels.
+cv::Mat alpha_composite(const cv::Mat& bgra) {
+  cv::Mat planes[4];
+  cv::split(bgra, planes);
+  const cv::Mat& alpha = planes[3];
+  cv::Mat bgr;
+  cv::merge(planes, 3, bgr);
+  double a_min, a_max;
+  cv::minMaxLoc(alpha, &a_min, &a_max);
+  if (a_min >= 255 || a_max <= 0) return bgr;  // alpha says nothing
+
+  cv::Mat opaque = alpha >= 128;
+  double opaque_fraction = cv::mean(alpha)[0] / 255.0;
+  cv::Scalar paper;
+  if (opaque_fraction >= 0.5 || cv::countNonZero(opaque) == 0) {
+    paper = cv::countNonZero(opaque) ? masked_median(bgr, opaque) : cv::Scalar::all(255);
+  } else {
+    cv::Mat grey;
+    cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+    paper = cv::Scalar::all(cv::mean(grey, opaque)[0] < 128 ? 255 : 0);
+  }
+  cv::Mat out(bgr.size(), CV_8UC3);
+  for (int y = 0; y < bgr.rows; ++y) {
+    const cv::Vec3b* c = bgr.ptr<cv::Vec3b>(y);
+    const uint8_t* a = alpha.ptr<uint8_t>(y);
+    cv::Vec3b* o = out.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < bgr.cols; ++x) {
+      float w = a[x] / 255.0f;
+      for (int k = 0; k < 3; ++k) {
+        o[x][k] = cv::saturate_cast<uint8_t>(c[x][k] * w + paper[k] * (1.0f - w));
+      }
+    }
+  }
+  return out;
+}
+
+// A robust quadratic fit of the paper over one grey channel, and what the residuals say.
+struct PaperFit {
+  std::array<double, 6> coef{};  // paper = c0 + c1 x + c2 y + c3 x^2 + c4 xy + c5 y^2, x,y in [-1,1]
+  double sigma = 1.0;            // paper noise, grey levels (robust)
+  double threshold = 6.0;        // a residual beyond this is ink
+  bool dark_ink = true;
+  double snr = 0.0;  // ink contrast / noise; 0 when no ink shows
+};
+
+void basis(double x, double y, double* f) {
+  f[0] = 1;
+  f[1] = x;
+  f[2] = y;
+  f[3] = x * x;
+  f[4] = x * y;
+  f[5] = y * y;
+}
+
+double coord(int i, int n) { return n > 1 ? 2.0 * i / (n - 1) - 1.0 : 0.0; }
+
+PaperFit paper_fit(const cv::Mat& grey8) {
+  int nx = std::min(grey8.cols, kSampleSide), ny = std::min(grey8.rows, kSampleSide);
+  std::vector<std::array<double, 6>> f;
+  std::vector<double> v;
+  f.reserve(size_t(nx) * ny);
+  v.reserve(size_t(nx) * ny);
+  for (int j = 0; j < ny; ++j) {
+    int y = std::min(grey8.rows - 1, int((j + 0.5) * grey8.rows / ny));
+    const uint8_t* row = grey8.ptr<uint8_t>(y);
+    for (int i = 0; i < nx; ++i) {
+      int x = std::min(grey8.cols - 1, int((i + 0.5) * grey8.cols / nx));
+      std::array<double, 6> b;
+      basis(coord(x, grey8.cols), coord(y, grey8.rows), b.data());
+      f.push_back(b);
+      v.push_back(row[x]);
+    }
+  }
+  const size_t n = v.size();
+  PaperFit fit;
+  fit.coef[0] = quantile(v, 0.5);
+  std::vector<double> r(n), dev(n);
+  double med = 0.0;
+  for (int iter = 0;; ++iter) {
+    for (size_t i = 0; i < n; ++i) {
+      double p = 0;
+      for (int k = 0; k < 6; ++k) p += fit.coef[k] * f[i][k];
+      r[i] = v[i] - p;
+    }
+    med = quantile(r, 0.5);
+    for (size_t i = 0; i < n; ++i) dev[i] = std::abs(r[i] - med);
+    fit.sigma = std::max(1.4826 * quantile(dev, 0.5), 1.0);
+    if (iter == 4) break;
+    // Least squares over the inliers (paper): normal equations, 6x6.
+    cv::Matx66d ata = cv::Matx66d::zeros();
+    cv::Vec6d atb = cv::Vec6d::all(0);
+    size_t inliers = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (dev[i] > 2.5 * fit.sigma) continue;
+      ++inliers;
+      for (int a = 0; a < 6; ++a) {
+        atb[a] += f[i][a] * v[i];
+        for (int b = 0; b < 6; ++b) ata(a, b) += f[i][a] * f[i][b];
+      }
+    }
+    if (inliers < 12) break;
+    cv::Vec6d sol;
+    cv::solve(ata, atb, sol, cv::DECOMP_SVD);
+    for (int k = 0; k < 6; ++k) fit.coef[k] = sol[k];
+  }
+  fit.coef[0] += med;
+
+  fit.threshold = std::max(4.0 * fit.sigma, 6.0);
+  double dark = 0, light = 0;
+  std::vector<double> dark_mag, light_mag;
+  for (size_t i = 0; i < n; ++i) {
+    double rc = r[i] - med;
+    if (rc < -fit.threshold) {
+      dark += -rc - fit.threshold;
+      dark_mag.push_back(-rc);
+    } else if (rc > fit.threshold) {
+      light += rc - fit.threshold;
+      light_mag.push_back(rc);
+    }
+  }
+  fit.dark_ink = dark >= light;
+  const std::vector<double>& ink = fit.dark_ink ? dark_mag : light_mag;
+  if (ink.size() >= std::max<size_t>(3, n / 2000)) fit.snr = quantile(ink, 0.5) / fit.sigma;
+  return fit;
+}
+
+cv::Mat paper_render(const PaperFit& fit, cv::Size size) {  // CV_32F
+  cv::Mat p(size, CV_32F);
+  for (int y = 0; y < size.height; ++y) {
+    float* row = p.ptr<float>(y);
+    double yn = coord(y, size.height);
+    for (int x = 0; x < size.width; ++x) {
+      double b[6];
+      basis(coord(x, size.width), yn, b);
+      double s = 0;
+      for (int k = 0; k < 6; ++k) s += fit.coef[k] * b[k];
+      row[x] = float(s);
+    }
+  }
+  return p;
+}
+
+// Samples of a CV_32F image on the statistics grid.
+std::vector<float> grid_samples(const cv::Mat& img) {
+  int nx = std::min(img.cols, kSampleSide), ny = std::min(img.rows, kSampleSide);
+  std::vector<float> out;
+  out.reserve(size_t(nx) * ny);
+  for (int j = 0; j < ny; ++j) {
+    const float* row = img.ptr<float>(std::min(img.rows - 1, int((j + 0.5) * img.rows / ny)));
+    for (int i = 0; i < nx; ++i) {
+      out.push_back(row[std::min(img.cols - 1, int((i + 0.5) * img.cols / nx))]);
+    }
+  }
+  return out;
+}
+
+[[noreturn]] void no_ink() { throw NoInkError("no ink found in the image"); }
+
+}  // namespace
+
+InkMap ink_find(const cv::Mat& image) {
+  cv::Mat img = depth_to_8u(image);
+  InkMap m;
+  m.image_size = img.size();
+  if (img.channels() == 4) img = alpha_composite(img);
+
+  // Working resolution.
+  int long_side = std::max(img.cols, img.rows);
+  if (long_side > kWorkMaxSide) {
+    m.scale = double(kWorkMaxSide) / long_side;
+    cv::Mat small;
+    cv::resize(img, small,
+               cv::Size(std::max(1, int(std::lround(img.cols * m.scale))),
+                        std::max(1, int(std::lround(img.rows * m.scale)))),
+               0, 0, cv::INTER_AREA);
+    img = small;
+    long_side = std::max(img.cols, img.rows);
+  }
+
+  // Grey: luminance, unless one colour channel shows the ink clearly better (blue ink on yellow
+  // paper is dark in red but light in blue; its luminance contrast can be poor).
+  cv::Mat grey8;
+  PaperFit fit;
+  if (img.channels() == 1) {
+    grey8 = img;
+    fit = paper_fit(grey8);
+  } else {
+    cv::cvtColor(img, grey8, cv::COLOR_BGR2GRAY);
+    fit = paper_fit(grey8);
+    for (int c = 0; c < 3; ++c) {
+      cv::Mat channel;
+      cv::extractChannel(img, channel, c);
+      PaperFit cf = paper_fit(channel);
+      if (cf.snr > 1.15 * fit.snr) {
+        fit = cf;
+        grey8 = channel;
+      }
+    }
+  }
+
+  // Polarity over every pixel (thin strokes can slip between the fit's samples).
+  cv::Mat grey, paper;
+  grey8.convertTo(grey, CV_32F);
+  paper = paper_render(fit, grey.size());
+  cv::Mat resid = grey - paper;
+  const float t = float(fit.threshold);
+  double dark = 0, light = 0;
+  for (int y = 0; y < resid.rows; ++y) {
+    const float* r = resid.ptr<float>(y);
+    for (int x = 0; x < resid.cols; ++x) {
+      if (r[x] < -t) dark += -r[x] - t;
+      if (r[x] > t) light += r[x] - t;
+    }
+  }
+  if (dark == 0 && light == 0) no_ink();
+  m.light_ink = light > dark;
+  // From here on the ink is dark on light paper.
+  cv::Mat gd = grey, rough;
+  if (m.light_ink) {
+    gd = 255.0f - grey;
+    rough = resid > t;
+  } else {
+    rough = resid < -t;
+  }
+
+  // Stroke width from the rough mask: across a stroke of width w the distance to the paper
+  // rises to w/2, so the 90th percentile of the distances is about 0.45 w.
+  cv::Mat dist;
+  cv::distanceTransform(rough, dist, cv::DIST_L2, 3);
+  std::vector<float> d;
+  for (int y = 0; y < dist.rows; ++y) {
+    const float* row = dist.ptr<float>(y);
+    for (int x = 0; x < dist.cols; ++x) {
+      if (row[x] > 0) d.push_back(row[x]);
+    }
+  }
+  m.stroke_width =
+      float(std::clamp(2.2 * quantile(d, 0.9), 1.0, std::max(1.0, long_side / 8.0)));
+
+  // Local paper: a closing wider than the strokes removes them and keeps gradients, shadows
+  // and large dark areas that are not strokes (the table beyond the paper's edge). Done at a
+  // reduced resolution when the kernel is large: the result is smooth anyway.
+  int k = std::min(odd(2.5 * m.stroke_width + 3), odd(long_side / 3.0));
+  k = std::max(k, 3);
+  int factor = std::max(1, k / 15);
+  cv::Mat small_gd;
+  if (factor > 1) {
+    cv::resize(gd, small_gd,
+               cv::Size(std::max(1, gd.cols / factor), std::max(1, gd.rows / factor)), 0, 0,
+               cv::INTER_AREA);
+  } else {
+    small_gd = gd;
+  }
+  int ks = std::max(3, odd(double(k) / factor));
+  cv::Mat bg;
+  cv::morphologyEx(small_gd, bg, cv::MORPH_CLOSE,
+                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(ks, ks)));
+  cv::GaussianBlur(bg, bg, cv::Size(0, 0), std::max(1.0, ks / 4.0));
+  if (factor > 1) cv::resize(bg, bg, gd.size(), 0, 0, cv::INTER_LINEAR);
+  cv::max(bg, 1.0f, bg);
+
+  // Ink strength s = 1 - (gd / bg) / (paper's ratio): ~0 on paper, ~1 on solid ink.
+  cv::Mat ratio = gd / bg;
+  std::vector<float> samples = grid_samples(ratio);
+  double paper_ratio = std::max(quantile(samples, 0.5), 1e-3);
+  cv::Mat s = 1.0f - ratio / paper_ratio;
+  samples = grid_samples(s);
+  double s_med = quantile(samples, 0.5);
+  for (float& x : samples) x = std::abs(x - float(s_med));
+  double sigma_s = std::max(1.4826 * quantile(samples, 0.5), 0.004);
+
+  // Threshold a lightly smoothed copy: Otsu, but never inside the noise or below 12% contrast.
+  cv::Mat s_smooth;  // a new buffer: blurring into a header of `s` would blur `s` too
+  if (m.stroke_width >= 3) {
+    cv::GaussianBlur(s, s_smooth, cv::Size(0, 0), std::min(1.0, m.stroke_width / 6.0));
+  } else {
+    s_smooth = s;
+  }
+  cv::Mat s8, unused;
+  s_smooth.convertTo(s8, CV_8U, 255.0);  // saturates to [0, 255]
+  double otsu = cv::threshold(s8, unused, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU) / 255.0;
+  double thresh = std::max({otsu, 4.0 * sigma_s, 0.12});
+  cv::Mat mask0 = s_smooth > thresh;
+
+  // Components; specks are small in absolute terms or next to the largest piece.
+  cv::Mat stats, centroids;
+  int n = cv::connectedComponentsWithStats(mask0, m.labels, stats, centroids, 8, CV_32S);
+  int max_area = 0;
+  for (int i = 1; i < n; ++i) max_area = std::max(max_area, stats.at<int>(i, cv::CC_STAT_AREA));
+  const int floor_px = std::max(3, int(std::lround(0.02 * long_side)));
+  std::vector<uint8_t> keep(size_t(std::max(n, 1)), 0);
+  for (int i = 1; i < n; ++i) {
+    InkComponent c;
+    c.label = i;
+    c.area = stats.at<int>(i, cv::CC_STAT_AREA);
+    c.box = cv::Rect(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
+                     stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
+    if (std::max(c.box.width, c.box.height) < floor_px || c.area < 0.03 * max_area) continue;
+    keep[size_t(i)] = 1;
+    m.components.push_back(c);
+  }
+  if (m.components.empty()) no_ink();
+  std::sort(m.components.begin(), m.components.end(),
+            [](const InkComponent& a, const InkComponent& b) { return a.area > b.area; });
+  m.mask = cv::Mat::zeros(img.size(), CV_8U);
+  for (int y = 0; y < img.rows; ++y) {
+    const int* lab = m.labels.ptr<int>(y);
+    uint8_t* out = m.mask.ptr<uint8_t>(y);
+    for (int x = 0; x < img.cols; ++x) out[x] = keep[size_t(lab[x])] ? 255 : 0;
+  }
+
+  // Soft ink: from just above the noise to the typical stroke level, so edges stay grey (as
+  // MNIST's anti-aliased strokes) and stroke cores saturate; kept only near kept components.
+  std::vector<float> ink_levels;
+  for (int y = 0; y < img.rows; ++y) {
+    const float* sv = s.ptr<float>(y);
+    const uint8_t* mk = m.mask.ptr<uint8_t>(y);
+    for (int x = 0; x < img.cols; ++x) {
+      if (mk[x]) ink_levels.push_back(sv[x]);
+    }
+  }
+  double lo = std::min(std::max(2.5 * sigma_s, 0.05), 0.8 * thresh);
+  double hi = std::max(quantile(ink_levels, 0.75), lo + 0.1);
+  cv::Mat ink = (s - lo) / (hi - lo);
+  ink = cv::min(cv::max(ink, 0.0), 1.0);
+  int r = std::max(1, int(std::lround(0.5 * m.stroke_width)));
+  cv::Mat gate;
+  cv::dilate(m.mask, gate,
+             cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
+  m.ink = cv::Mat::zeros(img.size(), CV_32F);
+  ink.copyTo(m.ink, gate);
+  return m;
+}
+
+}  // namespace scrawl::vision

@@ -1,0 +1,418 @@
+// From ink to MNIST-style (28, 28) crops: one digit, or a row of digits split left to right
+// (pieces merged, touching digits cut at projection minima, optionally judged by a classifier).
+// Tested by tests/unit/test_vision.cpp (geometry of crops, invariance, "2024", broken and
+// touching digits, classifier-driven cuts).
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "host/error.h"
+#include "host/vision/preprocess.h"
+
+namespace scrawl::vision {
+namespace {
+
+constexpr int kSide = 28;           // MNIST image side
+constexpr int kBoxSide = 20;        // MNIST digits fit a 20x20 box...
+constexpr float kCentre = 14.0f;    // ...placed so the centre of mass is here (pixel indices)
+constexpr float kMinStroke = 1.6f;  // thinner strokes (at the 20 px scale) are thickened...
+constexpr float kStroke = 2.0f;     // ...to about this, which is MNIST's usual pen
+
+int odd(double x) { return std::max(1, int(std::lround(x)) | 1); }
+
+// Working-resolution rectangle -> input image pixels.
+Box box_to_image(const cv::Rect& r, const InkMap& m) {
+  int x0 = int(std::floor(r.x / m.scale)), y0 = int(std::floor(r.y / m.scale));
+  int x1 = int(std::ceil((r.x + r.width) / m.scale));
+  int y1 = int(std::ceil((r.y + r.height) / m.scale));
+  x0 = std::clamp(x0, 0, m.image_size.width);
+  y0 = std::clamp(y0, 0, m.image_size.height);
+  x1 = std::clamp(x1, x0, m.image_size.width);
+  y1 = std::clamp(y1, y0, m.image_size.height);
+  return Box{x0, y0, x1 - x0, y1 - y0};
+}
+
+// A soft ink patch (CV_32F) -> 28x28: longest side to 20 px keeping aspect, centre of mass at
+// (14, 14) by an integer shift (no resampling blur), kept inside the frame.
+std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) {
+  cv::Mat p = patch;
+  cv::Rect bb = cv::boundingRect(p > 0);
+  p = p(bb);
+  int longest = std::max(p.cols, p.rows);
+  float stroke_out = stroke_width * kBoxSide / longest;
+  if (stroke_out < kMinStroke) {
+    // Thin pen on a large drawing would shrink to a faint hairline: thicken first, by grey
+    // dilation (soft edges survive), then re-measure the box.
+    int grow = odd(kStroke * longest / kBoxSide - stroke_width + 1);
+    int pad = grow / 2;
+    cv::Mat padded;
+    cv::copyMakeBorder(p, padded, pad, pad, pad, pad, cv::BORDER_CONSTANT, 0);
+    cv::dilate(padded, padded,
+               cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(grow, grow)));
+    p = padded(cv::boundingRect(padded > 0));
+    longest = std::max(p.cols, p.rows);
+  }
+  int w = std::clamp(int(std::lround(double(p.cols) * kBoxSide / longest)), 1, kBoxSide);
+  int h = std::clamp(int(std::lround(double(p.rows) * kBoxSide / longest)), 1, kBoxSide);
+  cv::Mat small;
+  cv::resize(p, small, cv::Size(w, h), 0, 0, longest > kBoxSide ? cv::INTER_AREA : cv::INTER_LINEAR);
+  small = cv::max(small, 0.0);
+  double peak;
+  cv::minMaxLoc(small, nullptr, &peak);
+  if (peak > 0 && peak < 1) small /= peak;  // strokes reach full ink, as in MNIST
+
+  // Sub-pixel shift (bilinear): the result then varies smoothly with the input, where an
+  // integer shift would jump a whole pixel on a rounding flip.
+  cv::Moments mo = cv::moments(small);
+  double cx = mo.m00 > 0 ? mo.m10 / mo.m00 : (w - 1) / 2.0;
+  double cy = mo.m00 > 0 ? mo.m01 / mo.m00 : (h - 1) / 2.0;
+  double ox = std::clamp(kCentre - cx, 0.0, double(kSide - w));
+  double oy = std::clamp(kCentre - cy, 0.0, double(kSide - h));
+  cv::Matx23d shift(1, 0, ox, 0, 1, oy);
+  cv::Mat placed;
+  cv::warpAffine(small, placed, shift, cv::Size(kSide, kSide), cv::INTER_LINEAR,
+                 cv::BORDER_CONSTANT, cv::Scalar(0));
+
+  std::array<float, 784> out{};
+  for (int y = 0; y < kSide; ++y) {
+    const float* row = placed.ptr<float>(y);
+    for (int x = 0; x < kSide; ++x) out[size_t(y * kSide + x)] = std::clamp(row[x], 0.0f, 1.0f);
+  }
+  return out;
+}
+
+// One group of components (a digit, or several touching ones) cut out of the ink map.
+struct Group {
+  cv::Rect box;             // working pixels
+  std::vector<int> labels;  // component labels
+};
+
+struct GroupView {
+  cv::Rect ext;   // the group's box grown by the soft-edge margin, clamped to the image
+  cv::Mat mask;   // CV_8U over ext: 255 on the group's components
+  cv::Mat ink;    // CV_32F over ext (a view into InkMap::ink)
+  int margin = 1;
+};
+
+GroupView group_view(const InkMap& m, const Group& g) {
+  GroupView v;
+  v.margin = std::max(1, int(std::lround(0.5 * m.stroke_width))) + 1;
+  v.ext = cv::Rect(g.box.x - v.margin, g.box.y - v.margin, g.box.width + 2 * v.margin,
+                   g.box.height + 2 * v.margin) &
+          cv::Rect(0, 0, m.ink.cols, m.ink.rows);
+  v.mask = cv::Mat::zeros(v.ext.size(), CV_8U);
+  cv::Mat labels = m.labels(v.ext);
+  for (int y = 0; y < v.ext.height; ++y) {
+    const int* lab = labels.ptr<int>(y);
+    uint8_t* out = v.mask.ptr<uint8_t>(y);
+    for (int x = 0; x < v.ext.width; ++x) {
+      if (lab[x] && std::find(g.labels.begin(), g.labels.end(), lab[x]) != g.labels.end()) {
+        out[x] = 255;
+      }
+    }
+  }
+  v.ink = m.ink(v.ext);
+  return v;
+}
+
+// The crop of the group's ink within columns [a, b) of the view; nullopt when no ink is there.
+std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, int a, int b) {
+  a = std::clamp(a, 0, v.ext.width);
+  b = std::clamp(b, a, v.ext.width);
+  if (b <= a) return std::nullopt;
+  cv::Rect cols(a, 0, b - a, v.ext.height);
+  cv::Mat piece = cv::Mat::zeros(v.mask.size(), CV_8U);
+  v.mask(cols).copyTo(piece(cols));
+  if (cv::countNonZero(piece) == 0) return std::nullopt;
+  cv::Rect ink_box = cv::boundingRect(piece);
+
+  // The soft edges around the piece's pixels, not beyond the cut.
+  cv::Mat gate;
+  int r = v.margin - 1;
+  cv::dilate(piece, gate,
+             cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
+  cv::Mat keep = cv::Mat::zeros(v.mask.size(), CV_8U);
+  gate(cols).copyTo(keep(cols));
+  cv::Mat soft = cv::Mat::zeros(v.mask.size(), CV_32F);
+  v.ink.copyTo(soft, keep);
+  if (cv::countNonZero(soft > 0) == 0) return std::nullopt;
+
+  DigitCrop crop;
+  crop.pixels = patch_to_mnist(soft, m.stroke_width);
+  crop.box = box_to_image(ink_box + v.ext.tl(), m);
+  return crop;
+}
+
+// Pieces of one digit: components whose x-ranges overlap by at least half the narrower one's
+// width and that are not far apart vertically (a 7 with a separate bar, a broken 5, an open 4).
+std::vector<Group> groups_merge(const InkMap& m) {
+  std::vector<Group> groups;
+  for (const InkComponent& c : m.components) groups.push_back(Group{c.box, {c.label}});
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < groups.size() && !changed; ++i) {
+      for (size_t j = i + 1; j < groups.size() && !changed; ++j) {
+        const cv::Rect& a = groups[i].box;
+        const cv::Rect& b = groups[j].box;
+        int overlap = std::min(a.x + a.width, b.x + b.width) - std::max(a.x, b.x);
+        int gap = std::max(a.y, b.y) - std::min(a.y + a.height, b.y + b.height);
+        if (overlap >= 0.5 * std::min(a.width, b.width) &&
+            gap <= 0.6 * std::max(a.height, b.height)) {
+          groups[i].box |= b;
+          groups[i].labels.insert(groups[i].labels.end(), groups[j].labels.begin(),
+                                  groups[j].labels.end());
+          groups.erase(groups.begin() + long(j));
+          changed = true;
+        }
+      }
+    }
+  }
+  return groups;
+}
+
+// Candidate cut columns (view coordinates): centres of local-minimum runs of the smoothed
+// vertical projection, at least min_w from the group's ends, deepest first, at most 8.
+std::vector<int> cut_candidates(const GroupView& v, const cv::Rect& box, int min_w,
+                                float stroke_width, std::vector<float>* profile) {
+  cv::Mat col_sum;
+  cv::reduce(v.mask / 255, col_sum, 0, cv::REDUCE_SUM, CV_32F);
+  cv::Mat smooth;
+  int sw = odd(stroke_width / 2.0);
+  cv::blur(col_sum, smooth, cv::Size(sw, 1), cv::Point(-1, -1), cv::BORDER_REPLICATE);
+  std::vector<float> p(smooth.begin<float>(), smooth.end<float>());
+  int x0 = box.x - v.ext.x, x1 = x0 + box.width;
+  int lo = x0 + min_w, hi = x1 - min_w;
+  std::vector<int> cands;
+  for (int x = std::max(lo, 1); x < std::min(hi, int(p.size()) - 1);) {
+    int e = x;
+    while (e + 1 < hi && p[size_t(e + 1)] == p[size_t(x)]) ++e;  // a run of equal values
+    bool left_up = p[size_t(x - 1)] > p[size_t(x)];
+    bool right_up = e + 1 >= int(p.size()) || p[size_t(e + 1)] > p[size_t(x)];
+    if (left_up && right_up) cands.push_back((x + e) / 2);
+    x = e + 1;
+  }
+  std::sort(cands.begin(), cands.end(),
+            [&](int a, int b) { return p[size_t(a)] < p[size_t(b)]; });
+  std::vector<int> picked;
+  for (int c : cands) {
+    bool near = std::any_of(picked.begin(), picked.end(), [&](int q) {
+      return std::abs(q - c) < std::max(2, min_w / 2);
+    });
+    if (!near) picked.push_back(c);
+    if (picked.size() == 8) break;
+  }
+  std::sort(picked.begin(), picked.end());
+  if (profile) *profile = std::move(p);
+  return picked;
+}
+
+// Splits a group that is too wide for one digit. Returns its crops left to right.
+std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typical_width,
+                                   const Classifier& classify) {
+  GroupView v = group_view(m, g);
+  const int W = g.box.width, H = g.box.height;
+  const int min_w = std::max(2, int(std::lround(0.15 * H)));
+  std::vector<float> profile;
+  std::vector<int> cands = cut_candidates(v, g.box, min_w, m.stroke_width, &profile);
+  const int x0 = g.box.x - v.ext.x, x1 = x0 + W;
+
+  // Pieces between consecutive cuts; the outer pieces reach the view's edges (soft edges).
+  auto pieces_of = [&](const std::vector<int>& cuts) {
+    std::vector<std::pair<int, int>> out;
+    int a = 0;
+    for (int c : cuts) {
+      out.emplace_back(a, c);
+      a = c;
+    }
+    out.emplace_back(a, v.ext.width);
+    return out;
+  };
+  auto widths_ok = [&](const std::vector<int>& cuts) {
+    int prev = x0;
+    for (int c : cuts) {
+      if (c - prev < min_w) return false;
+      prev = c;
+    }
+    return x1 - prev >= min_w;
+  };
+  auto whole = [&]() {
+    std::vector<DigitCrop> out;
+    if (auto c = piece_crop(m, v, 0, v.ext.width)) out.push_back(*c);
+    return out;
+  };
+
+  if (!classify) {
+    // As many digits as the other digits' widths suggest; each cut at the deepest minimum near
+    // its ideal place (depth and distance traded off), or at the ideal place if none is near.
+    int n = std::clamp(int(std::lround(W / std::max(typical_width, 1.0f))), 2, 5);
+    float step = float(W) / n;
+    float peak = std::max(1.0f, *std::max_element(profile.begin(), profile.end()));
+    std::vector<int> cuts;
+    for (int k = 1; k < n; ++k) {
+      float ideal = x0 + k * step;
+      int best = int(std::lround(ideal));
+      float best_cost = 1e30f;
+      for (int c : cands) {
+        float dist = std::abs(c - ideal) / step;
+        if (dist > 0.5f) continue;
+        float cost = profile[size_t(c)] / peak + 0.5f * dist;
+        if (cost < best_cost) {
+          best_cost = cost;
+          best = c;
+        }
+      }
+      cuts.push_back(best);
+    }
+    if (!std::is_sorted(cuts.begin(), cuts.end()) || !widths_ok(cuts)) return whole();
+    std::vector<DigitCrop> out;
+    for (auto [a, b] : pieces_of(cuts)) {
+      if (auto c = piece_crop(m, v, a, b)) out.push_back(*c);
+    }
+    return out;
+  }
+
+  // With a classifier: every cut set (no cut included) of up to 4 cuts among the candidates;
+  // all distinct pieces go to the classifier in one batch; the best geometric mean of the
+  // confidences wins (within one count that is the best product).
+  const size_t n_max = std::min<size_t>(
+      {cands.size() + 1, 5, size_t(std::max(2.0, std::floor(W / (0.3 * H))))});
+  std::vector<std::vector<int>> cut_sets{{}};
+  std::vector<int> current;
+  std::function<void(size_t)> extend = [&](size_t from) {
+    for (size_t i = from; i < cands.size(); ++i) {
+      current.push_back(cands[i]);
+      if (current.size() + 1 <= n_max && widths_ok(current)) {
+        cut_sets.push_back(current);
+        extend(i + 1);
+      }
+      current.pop_back();
+    }
+  };
+  extend(0);
+
+  std::map<std::pair<int, int>, int> index;  // piece -> position in `crops`, -1 when empty
+  std::vector<DigitCrop> crops;
+  for (const auto& cuts : cut_sets) {
+    for (auto piece : pieces_of(cuts)) {
+      if (index.count(piece)) continue;
+      auto c = piece_crop(m, v, piece.first, piece.second);
+      index[piece] = c ? int(crops.size()) : -1;
+      if (c) crops.push_back(*c);
+    }
+  }
+  if (crops.empty()) return {};
+  std::vector<float> conf = classify(crops);
+  if (conf.size() != crops.size()) {
+    throw std::invalid_argument("number_segment: the classifier returned " +
+                                std::to_string(conf.size()) + " confidences for " +
+                                std::to_string(crops.size()) + " crops");
+  }
+  double best_score = -1;
+  const std::vector<int>* best = nullptr;
+  for (const auto& cuts : cut_sets) {
+    double log_sum = 0;
+    bool ok = true;
+    auto pieces = pieces_of(cuts);
+    for (auto piece : pieces) {
+      int i = index[piece];
+      if (i < 0) {
+        ok = false;
+        break;
+      }
+      log_sum += std::log(std::clamp(double(conf[size_t(i)]), 1e-6, 1.0));
+    }
+    if (!ok) continue;
+    double score = std::exp(log_sum / double(pieces.size()));
+    if (score > best_score + 1e-9) {
+      best_score = score;
+      best = &cuts;
+    }
+  }
+  std::vector<DigitCrop> out;
+  if (!best) return out;
+  for (auto piece : pieces_of(*best)) out.push_back(crops[size_t(index[piece])]);
+  return out;
+}
+
+template <typename T>
+T median_of(std::vector<T> v) {
+  std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+DigitCrop digit_preprocess(const cv::Mat& image) {
+  InkMap m = ink_find(image);
+  Group all;
+  all.box = m.components.front().box;
+  for (const InkComponent& c : m.components) {
+    all.box |= c.box;
+    all.labels.push_back(c.label);
+  }
+  GroupView v = group_view(m, all);
+  std::optional<DigitCrop> crop = piece_crop(m, v, 0, v.ext.width);
+  if (!crop) throw NoInkError("no ink found in the image");
+  return *crop;
+}
+
+std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify) {
+  InkMap m = ink_find(image);
+  std::vector<Group> groups = groups_merge(m);
+
+  // Marks much shorter than the tallest digit (dashes, dots, smudges) are not digits.
+  int max_h = 0;
+  for (const Group& g : groups) max_h = std::max(max_h, g.box.height);
+  groups.erase(std::remove_if(groups.begin(), groups.end(),
+                              [&](const Group& g) { return g.box.height < 0.35 * max_h; }),
+               groups.end());
+  std::sort(groups.begin(), groups.end(),
+            [](const Group& a, const Group& b) { return a.box.x < b.box.x; });
+
+  std::vector<int> heights;
+  for (const Group& g : groups) heights.push_back(g.box.height);
+  const float median_h = float(median_of(heights));
+  std::vector<int> normal_widths;
+  for (const Group& g : groups) {
+    if (g.box.width <= 1.2f * std::max(median_h, float(g.box.height))) {
+      normal_widths.push_back(g.box.width);
+    }
+  }
+  const float typical_width =
+      normal_widths.empty() ? 0.6f * median_h : float(median_of(normal_widths));
+
+  std::vector<DigitCrop> out;
+  for (const Group& g : groups) {
+    if (g.box.width > 1.2f * std::max(median_h, float(g.box.height))) {
+      for (DigitCrop& c : group_split(m, g, typical_width, classify)) out.push_back(c);
+    } else {
+      GroupView v = group_view(m, g);
+      if (auto c = piece_crop(m, v, 0, v.ext.width)) out.push_back(*c);
+    }
+  }
+  if (out.empty()) throw NoInkError("no digits found in the image");
+  return out;
+}
+
+ReadMode read_mode_parse(const std::string& s) {
+  std::string lower(s);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  if (lower == "digit") return ReadMode::Digit;
+  if (lower == "number") return ReadMode::Number;
+  throw FormatError("unknown mode '" + s + "': expected 'digit' or 'number'");
+}
+
+const char* read_mode_name(ReadMode mode) {
+  return mode == ReadMode::Number ? "number" : "digit";
+}
+
+}  // namespace scrawl::vision

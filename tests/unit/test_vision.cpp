@@ -1,0 +1,638 @@
+// Tests for host/vision: decoding limits, EXIF orientation, alpha, and MNIST-style preprocessing
+// of digits drawn in code under many conditions (polarity, colours, gradients, shadows, noise,
+// transparency), plus number mode (order, broken and touching digits, specks, classifier cuts).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "host/error.h"
+#include "host/vision/preprocess.h"
+
+namespace scrawl::vision {
+namespace {
+
+using Pixels = std::array<float, 784>;
+
+// ---- fixtures drawn in code ----
+
+constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
+
+// Grey (CV_8U) image: `text` in black on white, glyphs' box centred at `centre`.
+cv::Mat text_draw(const std::string& text, cv::Size size, cv::Point centre, double scale,
+                  int thickness) {
+  cv::Mat img(size, CV_8U, cv::Scalar(255));
+  int base = 0;
+  cv::Size ts = cv::getTextSize(text, kFont, scale, thickness, &base);
+  cv::Point org(centre.x - ts.width / 2, centre.y + ts.height / 2);
+  cv::putText(img, text, org, kFont, scale, cv::Scalar(0), thickness, cv::LINE_AA);
+  return img;
+}
+
+// The reference digit: a "3", 200x200, about 90 px tall, strokes 12 px.
+cv::Mat digit_grey(const std::string& d = "3") {
+  return text_draw(d, {200, 200}, {100, 100}, 4.0, 12);
+}
+
+// Paints the grey drawing in colours: ink where it is dark, paper where it is light.
+cv::Mat colourise(const cv::Mat& grey, cv::Scalar ink, cv::Scalar paper) {
+  cv::Mat out(grey.size(), CV_8UC3);
+  for (int y = 0; y < grey.rows; ++y) {
+    for (int x = 0; x < grey.cols; ++x) {
+      float t = grey.at<uint8_t>(y, x) / 255.0f;  // 0 = ink, 1 = paper
+      for (int c = 0; c < 3; ++c) {
+        out.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<uint8_t>(ink[c] * (1 - t) + paper[c] * t);
+      }
+    }
+  }
+  return out;
+}
+
+// A photo under uneven light: reflectance (ink 0.1, paper 0.95) times a left-to-right falloff
+// to 45% and a soft shadow in one corner.
+cv::Mat photo_lit(const cv::Mat& grey) {
+  cv::Mat out(grey.size(), CV_8U);
+  for (int y = 0; y < grey.rows; ++y) {
+    for (int x = 0; x < grey.cols; ++x) {
+      float refl = 0.1f + 0.85f * grey.at<uint8_t>(y, x) / 255.0f;
+      float light = 1.0f - 0.55f * x / float(grey.cols - 1);
+      float dx = x - 0.85f * grey.cols, dy = y - 0.15f * grey.rows;
+      light *= 1.0f - 0.4f * std::exp(-(dx * dx + dy * dy) / (2 * 50.0f * 50.0f));
+      out.at<uint8_t>(y, x) = cv::saturate_cast<uint8_t>(255.0f * refl * light);
+    }
+  }
+  return out;
+}
+
+cv::Mat noisy(const cv::Mat& grey, double sigma, uint64_t seed) {
+  cv::Mat noise(grey.size(), CV_32F);
+  cv::RNG rng(seed);
+  rng.fill(noise, cv::RNG::NORMAL, 0.0, sigma);
+  cv::Mat f, out;
+  grey.convertTo(f, CV_32F);
+  cv::Mat(f + noise).convertTo(out, CV_8U);
+  return out;
+}
+
+// ---- measurements on 28x28 results ----
+
+double correlation(const Pixels& a, const Pixels& b) {
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < 784; ++i) {
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= 784;
+  mb /= 784;
+  double sab = 0, saa = 0, sbb = 0;
+  for (size_t i = 0; i < 784; ++i) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) * (a[i] - ma);
+    sbb += (b[i] - mb) * (b[i] - mb);
+  }
+  return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0.0;
+}
+
+struct Geometry {
+  int box_w = 0, box_h = 0;  // of pixels above 0.1
+  double cx = 0, cy = 0;     // centre of mass, pixel indices
+  double max = 0, mean = 0, border_max = 0;
+};
+
+Geometry geometry(const Pixels& p) {
+  Geometry g;
+  int x0 = 28, y0 = 28, x1 = -1, y1 = -1;
+  double m = 0, mx = 0, my = 0;
+  for (int y = 0; y < 28; ++y) {
+    for (int x = 0; x < 28; ++x) {
+      float v = p[size_t(y * 28 + x)];
+      m += v;
+      mx += v * x;
+      my += v * y;
+      g.max = std::max(g.max, double(v));
+      if (x == 0 || y == 0 || x == 27 || y == 27) g.border_max = std::max(g.border_max, double(v));
+      if (v > 0.1f) {
+        x0 = std::min(x0, x);
+        x1 = std::max(x1, x);
+        y0 = std::min(y0, y);
+        y1 = std::max(y1, y);
+      }
+    }
+  }
+  g.mean = m / 784;
+  g.cx = m > 0 ? mx / m : 0;
+  g.cy = m > 0 ? my / m : 0;
+  g.box_w = x1 - x0 + 1;
+  g.box_h = y1 - y0 + 1;
+  return g;
+}
+
+void expect_mnist_like(const Pixels& p, const std::string& what) {
+  SCOPED_TRACE(what);
+  Geometry g = geometry(p);
+  EXPECT_GE(g.max, 0.95) << "ink should reach ~1";
+  EXPECT_LT(g.mean, 0.35) << "the background should be black (polarity)";
+  EXPECT_LT(g.border_max, 0.05) << "the frame should be empty";
+  EXPECT_GE(std::max(g.box_w, g.box_h), 18);
+  EXPECT_LE(std::max(g.box_w, g.box_h), 21);  // 20, plus a sub-pixel shift's spill
+  EXPECT_NEAR(g.cx, 14.0, 0.5);
+  EXPECT_NEAR(g.cy, 14.0, 0.5);
+}
+
+cv::Mat mnist_to_image(const Pixels& p) {
+  cv::Mat img(28, 28, CV_8U);
+  for (int i = 0; i < 784; ++i) img.data[i] = cv::saturate_cast<uint8_t>(p[size_t(i)] * 255.0f);
+  return img;
+}
+
+// ---- preprocessing one digit ----
+
+TEST(VisionDigit, CleanDigitIsMnistLike) {
+  DigitCrop c = digit_preprocess(digit_grey());
+  expect_mnist_like(c.pixels, "clean");
+  // The box is the ink's, in input pixels: the glyph is about 90 px tall around (100, 100).
+  EXPECT_GT(c.box.h, 80);
+  EXPECT_LT(c.box.h, 110);
+  EXPECT_NEAR(c.box.x + c.box.w / 2.0, 100, 10);
+  EXPECT_NEAR(c.box.y + c.box.h / 2.0, 100, 10);
+}
+
+TEST(VisionDigit, SameDigitUnderManyConditions) {
+  cv::Mat grey = digit_grey();
+  Pixels clean = digit_preprocess(grey).pixels;
+
+  cv::Mat inverted = 255 - grey;
+  cv::Mat grey_bgr;
+  cv::cvtColor(grey, grey_bgr, cv::COLOR_GRAY2BGR);
+  // Transparent canvas export: colour channels all black, the drawing only in alpha.
+  cv::Mat bgra(grey.size(), CV_8UC4, cv::Scalar(0, 0, 0, 0));
+  cv::Mat alpha = 255 - grey;
+  cv::insertChannel(alpha, bgra, 3);
+  // The same, but white ink on transparent (must not vanish onto white paper).
+  cv::Mat bgra_white(grey.size(), CV_8UC4, cv::Scalar(255, 255, 255, 0));
+  cv::insertChannel(alpha, bgra_white, 3);
+  // Off-centre and smaller, in a larger landscape image.
+  cv::Mat small = text_draw("3", {360, 240}, {80, 70}, 2.0, 6);
+  // JPEG round trip of the lit photo.
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", photo_lit(grey), jpeg, {cv::IMWRITE_JPEG_QUALITY, 60});
+
+  struct Case {
+    std::string name;
+    cv::Mat image;
+  } cases[] = {
+      {"BGR black on white", grey_bgr},
+      {"white on black", inverted},
+      {"blue ink on yellow paper", colourise(grey, {170, 60, 20}, {140, 225, 240})},
+      {"green ink on red paper (same luminance)", colourise(grey, {0, 150, 0}, {0, 0, 255})},
+      {"white chalk on a green board", colourise(grey, {235, 240, 235}, {40, 80, 30})},
+      {"gradient and shadow", photo_lit(grey)},
+      {"gaussian noise sigma 25", noisy(grey, 25, 7)},
+      {"BGRA, ink only in alpha", bgra},
+      {"BGRA, white ink on transparent", bgra_white},
+      {"small and off-centre", small},
+      {"JPEG photo", image_decode(jpeg.data(), jpeg.size())},
+  };
+  for (const Case& c : cases) {
+    Pixels p = digit_preprocess(c.image).pixels;
+    expect_mnist_like(p, c.name);
+    EXPECT_GT(correlation(p, clean), 0.9) << c.name;
+  }
+}
+
+TEST(VisionDigit, MnistStyleInputIsAFixedPoint) {
+  Pixels once = digit_preprocess(digit_grey()).pixels;
+  Pixels twice = digit_preprocess(mnist_to_image(once)).pixels;
+  EXPECT_GT(correlation(once, twice), 0.95);
+  expect_mnist_like(twice, "re-fed");
+}
+
+TEST(VisionDigit, ThinPenIsThickenedToMnistStrokes) {
+  // A 2 px pen on a 400 px drawing would be a 0.1 px hairline at 20 px.
+  cv::Mat thin = text_draw("3", {400, 400}, {200, 200}, 8.0, 2);
+  Pixels p = digit_preprocess(thin).pixels;
+  expect_mnist_like(p, "thin pen");
+  int strong = 0;
+  for (float v : p) strong += v > 0.5f;
+  EXPECT_GT(strong, 40) << "strokes should be solid, not a faint hairline";
+  EXPECT_GT(correlation(p, digit_preprocess(digit_grey()).pixels), 0.75);
+}
+
+TEST(VisionDigit, BrokenStrokeAndSpecksKeepTheDigit) {
+  cv::Mat grey = digit_grey();
+  Pixels clean = digit_preprocess(grey).pixels;
+  cv::Mat broken = grey.clone();
+  cv::line(broken, {60, 100}, {140, 100}, cv::Scalar(255), 4);  // cut across the middle
+  cv::circle(broken, {15, 15}, 2, cv::Scalar(0), cv::FILLED);   // specks far from the digit
+  cv::circle(broken, {185, 180}, 2, cv::Scalar(0), cv::FILLED);
+  cv::circle(broken, {20, 170}, 1, cv::Scalar(0), cv::FILLED);
+  DigitCrop c = digit_preprocess(broken);
+  expect_mnist_like(c.pixels, "broken with specks");
+  EXPECT_GT(correlation(c.pixels, clean), 0.85);
+  EXPECT_GT(c.box.x, 30) << "specks must not stretch the box";
+  EXPECT_LT(c.box.y + c.box.h, 170);
+}
+
+TEST(VisionDigit, InkMapReportsPolarityAndStrokeWidth) {
+  InkMap dark = ink_find(digit_grey());
+  EXPECT_FALSE(dark.light_ink);
+  EXPECT_NEAR(dark.stroke_width, 12.0, 5.0);
+  InkMap light = ink_find(255 - digit_grey());
+  EXPECT_TRUE(light.light_ink);
+  ASSERT_EQ(light.mask.size(), cv::Size(200, 200));
+  EXPECT_EQ(light.mask.at<uint8_t>(5, 5), 0);
+  EXPECT_EQ(light.ink.at<float>(5, 5), 0.0f);
+
+  cv::Mat big = cv::Mat(3000, 2000, CV_8U, cv::Scalar(255));
+  cv::resize(digit_grey(), big(cv::Rect(500, 1000, 1000, 1000)), {1000, 1000});
+  InkMap m = ink_find(big);
+  EXPECT_LE(std::max(m.ink.cols, m.ink.rows), 1024) << "work at a capped resolution";
+  DigitCrop c = digit_preprocess(big);
+  EXPECT_NEAR(c.box.x + c.box.w / 2.0, 1000, 50) << "boxes are in input pixels";
+  EXPECT_NEAR(c.box.y + c.box.h / 2.0, 1500, 50);
+}
+
+TEST(VisionDigit, NoInkIsRefused) {
+  cv::Mat white(200, 200, CV_8U, cv::Scalar(255));
+  EXPECT_THROW(digit_preprocess(white), NoInkError);
+  EXPECT_THROW(digit_preprocess(cv::Mat(50, 80, CV_8UC3, cv::Scalar(20, 40, 60))), NoInkError);
+  EXPECT_THROW(number_segment(white), NoInkError);
+
+  cv::Mat speck = white.clone();
+  cv::rectangle(speck, cv::Rect(120, 60, 3, 3), cv::Scalar(0), cv::FILLED);
+  EXPECT_THROW(digit_preprocess(speck), NoInkError);
+
+  cv::Mat gradient(200, 300, CV_8U);
+  for (int x = 0; x < 300; ++x) gradient.col(x).setTo(255 - x / 2);
+  EXPECT_THROW(digit_preprocess(gradient), NoInkError);
+  EXPECT_THROW(digit_preprocess(noisy(white, 8, 3)), NoInkError);
+
+  cv::Mat transparent(100, 100, CV_8UC4, cv::Scalar(0, 0, 0, 0));
+  EXPECT_THROW(digit_preprocess(transparent), NoInkError);
+  EXPECT_THROW(digit_preprocess(cv::Mat()), FormatError);
+}
+
+// ---- number mode ----
+
+// Digits drawn one by one with clear gaps; returns the image and each digit's centre x.
+cv::Mat row_draw(const std::string& digits, int pitch, std::vector<int>* centres = nullptr) {
+  cv::Mat img(160, 40 + pitch * int(digits.size()), CV_8U, cv::Scalar(255));
+  for (size_t i = 0; i < digits.size(); ++i) {
+    int cx = 20 + pitch / 2 + pitch * int(i);
+    cv::Mat glyph = text_draw(digits.substr(i, 1), {pitch, 160}, {pitch / 2, 80}, 3.0, 9);
+    cv::Mat roi = img(cv::Rect(cx - pitch / 2, 0, pitch, 160));
+    cv::min(roi, glyph, roi);
+    if (centres) centres->push_back(cx);
+  }
+  return img;
+}
+
+Pixels reference(const std::string& d) {
+  return digit_preprocess(text_draw(d, {120, 160}, {60, 80}, 3.0, 9)).pixels;
+}
+
+TEST(VisionNumber, DigitsLeftToRight) {
+  std::vector<int> centres;
+  cv::Mat img = row_draw("2024", 90, &centres);
+  std::vector<DigitCrop> crops = number_segment(img);
+  ASSERT_EQ(crops.size(), 4u);
+  const std::string digits = "2024";
+  for (size_t i = 0; i < crops.size(); ++i) {
+    SCOPED_TRACE(i);
+    if (i > 0) {
+      EXPECT_GT(crops[i].box.x, crops[i - 1].box.x + crops[i - 1].box.w);
+    }
+    EXPECT_NEAR(crops[i].box.x + crops[i].box.w / 2.0, centres[i], 8);
+    expect_mnist_like(crops[i].pixels, "digit of 2024");
+    EXPECT_GT(correlation(crops[i].pixels, reference(digits.substr(i, 1))), 0.9);
+  }
+}
+
+TEST(VisionNumber, PiecesOfOneDigitStayTogetherAndSpecksAreIgnored) {
+  cv::Mat img = row_draw("2024", 90);
+  // Break the first "2" across its diagonal and the "4" across its upright.
+  cv::line(img, {60, 90}, {100, 60}, cv::Scalar(255), 5);
+  cv::line(img, {300, 75}, {350, 75}, cv::Scalar(255), 5);
+  // Specks and a dot between digits.
+  cv::RNG rng(11);
+  for (int i = 0; i < 25; ++i) {
+    cv::circle(img, {rng.uniform(0, img.cols), rng.uniform(0, 25)}, 1, cv::Scalar(0), cv::FILLED);
+  }
+  cv::circle(img, {110, 120}, 6, cv::Scalar(0), cv::FILLED);  // a dot, not a digit
+  std::vector<DigitCrop> crops = number_segment(img);
+  ASSERT_EQ(crops.size(), 4u);
+  EXPECT_GT(correlation(crops[0].pixels, reference("2")), 0.8);
+  EXPECT_GT(correlation(crops[3].pixels, reference("4")), 0.8);
+}
+
+TEST(VisionNumber, SevenWithSeparateBarIsOneDigit) {
+  cv::Mat img(200, 320, CV_8U, cv::Scalar(255));
+  cv::line(img, {40, 40}, {130, 40}, cv::Scalar(0), 10, cv::LINE_AA);   // bar
+  cv::line(img, {128, 58}, {80, 170}, cv::Scalar(0), 10, cv::LINE_AA);  // stem, not touching
+  cv::Mat one = text_draw("1", {100, 200}, {50, 105}, 4.0, 10);
+  cv::Mat roi = img(cv::Rect(200, 0, 100, 200));
+  cv::min(roi, one, roi);
+  std::vector<DigitCrop> crops = number_segment(img);
+  ASSERT_EQ(crops.size(), 2u);
+  EXPECT_LE(crops[0].box.y, 36);
+  EXPECT_GE(crops[0].box.y + crops[0].box.h, 170);
+  EXPECT_GT(crops[1].box.x, 200);
+}
+
+// "4" and "7" drawn so close that their strokes touch; *junction_x is where they meet.
+cv::Mat touching_pair(int* junction_x) {
+  cv::Mat img(160, 220, CV_8U, cv::Scalar(255));
+  cv::Mat four = text_draw("4", {120, 160}, {60, 80}, 3.0, 9);
+  cv::Mat seven = text_draw("7", {120, 160}, {60, 80}, 3.0, 9);
+  cv::Rect r4 = cv::boundingRect(four < 250), r7 = cv::boundingRect(seven < 250);
+  int x7 = 20 + r4.width - 6;  // the 7 overlaps the 4's right edge by 6 px
+  cv::Mat a = img(cv::Rect(20, r4.y, r4.width, r4.height));
+  cv::Mat b = img(cv::Rect(x7, r7.y, r7.width, r7.height));
+  cv::min(a, four(r4), a);
+  cv::min(b, seven(r7), b);
+  *junction_x = 20 + r4.width - 3;
+  return img;
+}
+
+TEST(VisionNumber, TouchingDigitsAreSplit) {
+  int junction = 0;
+  cv::Mat img = touching_pair(&junction);
+  cv::Mat labels;
+  ASSERT_EQ(cv::connectedComponents(img < 128, labels), 2) << "fixture: the digits must touch";
+
+  std::vector<DigitCrop> plain = number_segment(img);  // no classifier: projection minima
+  ASSERT_EQ(plain.size(), 2u);
+  EXPECT_NEAR(plain[0].box.x + plain[0].box.w, junction, 12);
+
+  // A template classifier: confidence = similarity to the lone digits.
+  std::vector<Pixels> refs = {reference("4"), reference("7")};
+  int calls = 0;
+  Classifier templates = [&](const std::vector<DigitCrop>& crops) {
+    ++calls;
+    std::vector<float> out;
+    for (const DigitCrop& c : crops) {
+      double best = 0;
+      for (const Pixels& r : refs) best = std::max(best, correlation(c.pixels, r));
+      out.push_back(float(std::max(best, 0.0)));
+    }
+    return out;
+  };
+  std::vector<DigitCrop> judged = number_segment(img, templates);
+  EXPECT_EQ(calls, 1) << "all candidates go to the classifier in one batch";
+  ASSERT_EQ(judged.size(), 2u);
+  EXPECT_GT(correlation(judged[0].pixels, refs[0]), 0.85);
+  EXPECT_GT(correlation(judged[1].pixels, refs[1]), 0.85);
+  EXPECT_LT(judged[0].box.x, judged[1].box.x);
+
+  // A classifier that is sure the whole thing is one digit vetoes the split.
+  Classifier whole = [](const std::vector<DigitCrop>& crops) {
+    std::vector<float> out;
+    for (const DigitCrop& c : crops) out.push_back(c.box.w > c.box.h ? 0.99f : 0.2f);
+    return out;
+  };
+  EXPECT_EQ(number_segment(img, whole).size(), 1u);
+
+  Classifier broken = [](const std::vector<DigitCrop>&) { return std::vector<float>{0.5f}; };
+  EXPECT_THROW(number_segment(img, broken), std::invalid_argument);
+}
+
+TEST(VisionNumber, ModeParsing) {
+  EXPECT_EQ(read_mode_parse("digit"), ReadMode::Digit);
+  EXPECT_EQ(read_mode_parse("number"), ReadMode::Number);
+  EXPECT_EQ(read_mode_parse("Number"), ReadMode::Number);
+  EXPECT_THROW(read_mode_parse("numbers"), FormatError);
+  EXPECT_THROW(read_mode_parse(""), FormatError);
+  EXPECT_STREQ(read_mode_name(ReadMode::Number), "number");
+}
+
+// ---- decoding ----
+
+void be32_put(std::vector<uint8_t>& v, uint32_t x) {
+  for (int s = 24; s >= 0; s -= 8) v.push_back(uint8_t(x >> s));
+}
+
+uint32_t crc32(const uint8_t* p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+std::vector<uint8_t> png_chunk(const char* type, const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> out;
+  be32_put(out, uint32_t(data.size()));
+  std::vector<uint8_t> body(type, type + 4);
+  body.insert(body.end(), data.begin(), data.end());
+  out.insert(out.end(), body.begin(), body.end());
+  be32_put(out, crc32(body.data(), body.size()));
+  return out;
+}
+
+// A big-endian TIFF block holding one IFD entry: Orientation (0x0112, SHORT) = `orientation`.
+std::vector<uint8_t> tiff_orientation(int orientation) {
+  return {'M', 'M', 0, 42, 0, 0, 0, 8,  // header, IFD at 8
+          0, 1,                          // one entry
+          0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, uint8_t(orientation), 0, 0,
+          0, 0, 0, 0};  // no next IFD
+}
+
+// cv::imencode's JPEG with an APP1 EXIF segment inserted right after SOI.
+std::vector<uint8_t> jpeg_with_orientation(const cv::Mat& img, int orientation) {
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", img, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95});
+  std::vector<uint8_t> app1 = {0xFF, 0xE1, 0, 0, 'E', 'x', 'i', 'f', 0, 0};
+  std::vector<uint8_t> tiff = tiff_orientation(orientation);
+  app1.insert(app1.end(), tiff.begin(), tiff.end());
+  size_t len = app1.size() - 2;
+  app1[2] = uint8_t(len >> 8);
+  app1[3] = uint8_t(len);
+  jpeg.insert(jpeg.begin() + 2, app1.begin(), app1.end());
+  return jpeg;
+}
+
+// 60 wide, 40 tall, black with a white 10x10 square in the top-left corner.
+cv::Mat corner_marker(int type = CV_8UC3) {
+  cv::Mat img(40, 60, type, cv::Scalar::all(0));
+  cv::rectangle(img, cv::Rect(0, 0, 10, 10), cv::Scalar::all(255), cv::FILLED);
+  return img;
+}
+
+// Which corner of the decoded image holds the marker: "tl", "tr", "bl" or "br".
+std::string marker_corner(const cv::Mat& img) {
+  cv::Mat grey;
+  if (img.channels() == 1) {
+    grey = img;
+  } else {
+    cv::extractChannel(img, grey, 0);
+  }
+  int w = grey.cols, h = grey.rows;
+  auto bright = [&](int x, int y) { return grey.at<uint8_t>(y, x) > 128; };
+  if (bright(3, 3)) return "tl";
+  if (bright(w - 4, 3)) return "tr";
+  if (bright(3, h - 4)) return "bl";
+  if (bright(w - 4, h - 4)) return "br";
+  return "none";
+}
+
+TEST(VisionDecode, FormatsRoundTripAndKeepAlpha) {
+  cv::Mat bgr = corner_marker();
+  for (const char* ext : {".png", ".jpg", ".bmp", ".webp"}) {
+    std::vector<uint8_t> bytes;
+    ASSERT_TRUE(cv::imencode(ext, bgr, bytes)) << ext;
+    cv::Mat out = image_decode(bytes.data(), bytes.size());
+    EXPECT_EQ(out.size(), bgr.size()) << ext;
+    EXPECT_EQ(out.type(), CV_8UC3) << ext;
+    EXPECT_EQ(marker_corner(out), "tl") << ext;
+    ImageHeader h = image_header_read(bytes.data(), bytes.size());
+    EXPECT_EQ(h.width, 60) << ext;
+    EXPECT_EQ(h.height, 40) << ext;
+  }
+  std::vector<uint8_t> png;
+  cv::imencode(".png", corner_marker(CV_8UC4), png);
+  EXPECT_EQ(image_decode(png.data(), png.size()).type(), CV_8UC4);
+  cv::imencode(".png", corner_marker(CV_8UC1), png);
+  EXPECT_EQ(image_decode(png.data(), png.size()).type(), CV_8UC1);
+  cv::Mat deep(20, 30, CV_16UC3, cv::Scalar::all(65535));
+  cv::imencode(".png", deep, png);
+  cv::Mat out = image_decode(png.data(), png.size());
+  EXPECT_EQ(out.type(), CV_8UC3);
+  EXPECT_EQ(out.at<cv::Vec3b>(5, 5)[0], 255);
+}
+
+TEST(VisionDecode, LimitsAreCheckedFromTheHeader) {
+  // A PNG whose IHDR claims 100000 x 100000 and that holds no pixel data at all: refused from
+  // the header alone (decoding would need 30 GB).
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  std::vector<uint8_t> ihdr;
+  be32_put(ihdr, 100000);
+  be32_put(ihdr, 100000);
+  ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});
+  auto chunk = png_chunk("IHDR", ihdr);
+  png.insert(png.end(), chunk.begin(), chunk.end());
+  EXPECT_THROW(image_decode(png.data(), png.size()), TooLargeError);
+
+  // A real JPEG whose SOF is patched to 60000 x 60000.
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", corner_marker(), jpeg);
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC0) {
+      jpeg[i + 5] = 0xEA, jpeg[i + 6] = 0x60, jpeg[i + 7] = 0xEA, jpeg[i + 8] = 0x60;
+      break;
+    }
+  }
+  EXPECT_EQ(image_header_read(jpeg.data(), jpeg.size()).width, 60000);
+  EXPECT_THROW(image_decode(jpeg.data(), jpeg.size()), TooLargeError);
+
+  // A BMP header claiming 50000 x 50000.
+  std::vector<uint8_t> bmp;
+  cv::imencode(".bmp", corner_marker(), bmp);
+  bmp[18] = 0x50, bmp[19] = 0xC3, bmp[20] = 0, bmp[21] = 0;
+  bmp[22] = 0x50, bmp[23] = 0xC3, bmp[24] = 0, bmp[25] = 0;
+  EXPECT_THROW(image_decode(bmp.data(), bmp.size()), TooLargeError);
+
+  // Limits given by the caller: side, pixels, bytes.
+  std::vector<uint8_t> ok;
+  cv::imencode(".png", corner_marker(), ok);
+  DecodeLimits side;
+  side.max_side = 50;
+  EXPECT_THROW(image_decode(ok.data(), ok.size(), side), TooLargeError);
+  DecodeLimits pixels;
+  pixels.max_pixels = 60 * 40 - 1;
+  EXPECT_THROW(image_decode(ok.data(), ok.size(), pixels), TooLargeError);
+  DecodeLimits bytes;
+  bytes.max_bytes = ok.size() - 1;
+  EXPECT_THROW(image_decode(ok.data(), ok.size(), bytes), TooLargeError);
+  EXPECT_NO_THROW(image_decode(ok.data(), ok.size()));
+}
+
+TEST(VisionDecode, GarbageIsAFormatError) {
+  EXPECT_THROW(image_decode(nullptr, 0), FormatError);
+  std::vector<uint8_t> empty;
+  EXPECT_THROW(image_decode(empty.data(), 0), FormatError);
+  std::string text = "hello, this is not an image";
+  EXPECT_THROW(image_decode(text.data(), text.size()), FormatError);
+  std::vector<uint8_t> noise(4096);
+  cv::RNG rng(5);
+  for (uint8_t& b : noise) b = uint8_t(rng.uniform(0, 256));
+  EXPECT_THROW(image_decode(noise.data(), noise.size()), FormatError);
+  std::string gif = "GIF89a\x10\x00\x10\x00";
+  EXPECT_EQ(image_format_sniff(gif.data(), gif.size()), ImageFormat::Unknown);
+  EXPECT_THROW(image_decode(gif.data(), gif.size()), FormatError);
+
+  // Right magic, broken body.
+  std::vector<uint8_t> png;
+  cv::imencode(".png", corner_marker(), png);
+  std::vector<uint8_t> truncated(png.begin(), png.begin() + 40);
+  EXPECT_THROW(image_decode(truncated.data(), truncated.size()), FormatError);
+  std::vector<uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xE0, 0x00};
+  EXPECT_THROW(image_decode(jpeg.data(), jpeg.size()), FormatError);
+  std::string riff = "RIFF\x10\0\0\0WEBPVP8 \x04\0\0\0abcd";
+  EXPECT_THROW(image_decode(riff.data(), riff.size()), FormatError);
+}
+
+TEST(VisionDecode, ExifOrientationIsApplied) {
+  cv::Mat img = corner_marker();  // 60 x 40, marker top-left
+  struct Case {
+    int orientation;
+    cv::Size size;
+    std::string corner;
+  } cases[] = {{1, {60, 40}, "tl"}, {3, {60, 40}, "br"}, {6, {40, 60}, "tr"},
+               {8, {40, 60}, "bl"}, {2, {60, 40}, "tr"}, {5, {40, 60}, "tl"}};
+  for (const Case& c : cases) {
+    std::vector<uint8_t> jpeg = jpeg_with_orientation(img, c.orientation);
+    EXPECT_EQ(image_header_read(jpeg.data(), jpeg.size()).orientation, c.orientation);
+    cv::Mat out = image_decode(jpeg.data(), jpeg.size());
+    EXPECT_EQ(out.size(), c.size) << "orientation " << c.orientation;
+    EXPECT_EQ(marker_corner(out), c.corner) << "orientation " << c.orientation;
+  }
+
+  // PNG with an eXIf chunk (after IHDR): rotated, and the alpha channel kept.
+  std::vector<uint8_t> png;
+  cv::imencode(".png", corner_marker(CV_8UC4), png);
+  auto exif = png_chunk("eXIf", tiff_orientation(6));
+  png.insert(png.begin() + 33, exif.begin(), exif.end());  // signature 8 + IHDR chunk 25
+  cv::Mat out = image_decode(png.data(), png.size());
+  EXPECT_EQ(out.type(), CV_8UC4);
+  EXPECT_EQ(out.size(), cv::Size(40, 60));
+  EXPECT_EQ(marker_corner(out), "tr");
+}
+
+TEST(VisionDecode, ReadNamesThePath) {
+  std::string dir = testing::TempDir();
+  std::string missing = dir + "/scrawl_no_such_image.png";
+  try {
+    image_read(missing);
+    ADD_FAILURE() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find(missing), std::string::npos) << e.what();
+  }
+  std::string junk = dir + "/scrawl_junk_image.png";
+  {
+    std::ofstream f(junk, std::ios::binary);
+    f << "\x89PNG\r\n\x1a\n but then nothing sensible";
+  }
+  try {
+    image_read(junk);
+    ADD_FAILURE() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find(junk), std::string::npos) << e.what();
+  }
+  std::string good = dir + "/scrawl_good_image.png";
+  ASSERT_TRUE(cv::imwrite(good, digit_grey()));
+  EXPECT_EQ(image_read(good).size(), cv::Size(200, 200));
+  std::remove(junk.c_str());
+  std::remove(good.c_str());
+}
+
+}  // namespace
+}  // namespace scrawl::vision

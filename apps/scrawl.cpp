@@ -3,6 +3,7 @@
 // Exercised end to end by tests/unit/test_cli.cpp.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <opencv2/core/utils/logger.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -37,6 +38,8 @@ struct TrainArgs {
   uint64_t seed = 1;
   bool json_out = false, quiet = false;
   std::string augment;  // "", "on", "off": empty = the architecture's default
+  std::string placement = "auto";
+  bool no_graphs = false;
 };
 
 int train_run(const TrainArgs& a) {
@@ -54,6 +57,8 @@ int train_run(const TrainArgs& a) {
   opt.seed = a.seed;
   opt.augment.enabled = a.augment.empty() ? d.augment : a.augment == "on";
   opt.progress = !a.quiet;
+  opt.placement = placement_parse(a.placement);
+  opt.graphs = !a.no_graphs;
   const Dataset train = mnist_load(a.data, true);
   const Dataset test = mnist_load(a.data, false);
   std::fprintf(stderr,
@@ -272,6 +277,9 @@ int bench_run(const std::string& arch_path, const std::string& data, const std::
 
 int main(int argc, char** argv) {
   using namespace scrawl::app;
+  // Corrupt uploads are reported by our own errors; OpenCV's decoder warnings would only repeat
+  // them on stderr.
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
   CLI::App app{"scrawl: learns to read handwritten digits, and serves what it learned"};
   app.set_version_flag("--version", SCRAWL_VERSION);
   app.require_subcommand(1);
@@ -290,6 +298,12 @@ int main(int argc, char** argv) {
   train->add_option("--augment", ta.augment, "Data augmentation (default: the architecture's)")
       ->check(CLI::IsMember({"on", "off"}));
   train->add_option("--device", ta.device, "auto, cuda or cpu")->capture_default_str();
+  train->add_option("--data-placement", ta.placement,
+                    "host: stream batches through staging buffers; device: keep the whole set "
+                    "on the GPU (no augmentation); auto: device on a GPU when not augmenting")
+      ->check(CLI::IsMember({"auto", "host", "device"}))
+      ->capture_default_str();
+  train->add_flag("--no-graphs", ta.no_graphs, "Run every step eagerly (no CUDA Graph replay)");
   train->add_flag("--json", ta.json_out, "Print a JSON summary on stdout at the end");
   train->add_flag("--quiet", ta.quiet, "No progress bar");
 

@@ -12,24 +12,40 @@ ServeOptions g_serve;  // CLI11 binds flags to storage that outlives parsing
 }
 
 void serve_command_add(CLI::App& app) {
-  CLI::App* serve = app.add_subcommand("serve", "Serve the model over HTTP: the page, JSON and KServe v2");
-  serve->add_option("--model", g_serve.model, "Model file (default: the shipped models/default.scrawl)");
-  serve->add_option("--host", g_serve.host, "Address to bind (0.0.0.0 to expose)")->capture_default_str();
+  CLI::App* serve =
+      app.add_subcommand("serve", "Serve the model over HTTP: the page, JSON and KServe v2");
+  serve->add_option("--model", g_serve.model,
+                    "Model file (default: the shipped models/default.scrawl)");
+  serve->add_option("--host", g_serve.host, "Address to bind (0.0.0.0 to expose)")
+      ->capture_default_str();
   serve->add_option("--port", g_serve.port, "TCP port (0: any free port)")
-      ->check(CLI::Range(0, 65535))->capture_default_str();
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   serve->add_option("--device", g_serve.device, "auto, cuda or cpu")
-      ->check(CLI::IsMember({"auto", "cuda", "cpu"}))->capture_default_str();
+      ->check(CLI::IsMember({"auto", "cuda", "cpu"}))
+      ->capture_default_str();
   serve->add_option("--threads", g_serve.threads, "I/O threads (0: one per core, at most 4)")
-      ->check(CLI::Range(0, 64))->capture_default_str();
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  serve
+      ->add_option("--engine-threads", g_serve.engine_threads,
+                   "CPU inference threads (0: half the cores, at least 1)")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
   serve->add_option("--max-batch", g_serve.max_batch, "Most images per forward pass")
-      ->check(CLI::Range(1, 1024))->capture_default_str();
-  serve->add_option("--max-delay-us", g_serve.max_delay_us,
-                    "Longest a request waits for its batch to fill, in microseconds")
-      ->check(CLI::Range(0, 1000000))->capture_default_str();
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-delay-us", g_serve.max_delay_us,
+                   "Longest a request waits for its batch to fill, in microseconds")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   serve->add_option("--queue", g_serve.queue_capacity, "Images queued before answering 503")
-      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
   serve->add_option("--max-connections", g_serve.max_connections, "Open connections at most")
-      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
 }
 
 int serve_command_run(CLI::App& app) {

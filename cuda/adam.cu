@@ -14,16 +14,15 @@ struct AdamConsts {
   float beta1, beta2, eps, step_size;
 };
 
-__device__ __forceinline__ void adam_one(const AdamConsts& k, float a, float& p, float g,
-                                         float& m, float& v) {
+__device__ __forceinline__ void adam_one(const AdamConsts& k, float a, float& p, float g, float& m,
+                                         float& v) {
   m = k.beta1 * m + (1.0f - k.beta1) * g;
   v = k.beta2 * v + (1.0f - k.beta2) * g * g;
   p -= a * m / (sqrtf(v) + k.eps);
 }
 
-__global__ void adam_kernel(size_t count, float* __restrict__ param,
-                            const float* __restrict__ grad, float* __restrict__ m,
-                            float* __restrict__ v, AdamConsts k,
+__global__ void adam_kernel(size_t count, float* __restrict__ param, const float* __restrict__ grad,
+                            float* __restrict__ m, float* __restrict__ v, AdamConsts k,
                             const float* __restrict__ step_size_dev) {
   const float a = step_size_dev ? *step_size_dev : k.step_size;
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count;

@@ -9,7 +9,10 @@ namespace scrawl::cuda {
 
 void throw_cuda_error(const char* library, const char* expr, const char* file, int line,
                       const std::string& message) {
-  throw Error(std::string(library) + " call failed: " + expr + " (" + file + ":" +
+  // __FILE__ is the build's absolute path; from "cuda/" on is what a reader needs.
+  std::string where = file;
+  if (const size_t at = where.rfind("cuda/"); at != std::string::npos) where = where.substr(at);
+  throw Error(std::string(library) + " call failed: " + expr + " (" + where + ":" +
               std::to_string(line) + "): " + message);
 }
 

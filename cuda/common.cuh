@@ -24,28 +24,28 @@ const char* cudnn_status_string(int status);   // cudnnStatus_t as int
 
 }  // namespace scrawl::cuda
 
-#define CUDA_CHECK(expr)                                                              \
-  do {                                                                                \
-    const cudaError_t scrawl_err_ = (expr);                                           \
-    if (scrawl_err_ != cudaSuccess)                                                   \
-      ::scrawl::cuda::throw_cuda_error("CUDA", #expr, __FILE__, __LINE__,             \
-                                       std::string(cudaGetErrorName(scrawl_err_)) +   \
-                                           ": " + cudaGetErrorString(scrawl_err_));   \
+#define CUDA_CHECK(expr)                                                                        \
+  do {                                                                                          \
+    const cudaError_t scrawl_err_ = (expr);                                                     \
+    if (scrawl_err_ != cudaSuccess)                                                             \
+      ::scrawl::cuda::throw_cuda_error(                                                         \
+          "CUDA", #expr, __FILE__, __LINE__,                                                    \
+          std::string(cudaGetErrorName(scrawl_err_)) + ": " + cudaGetErrorString(scrawl_err_)); \
   } while (0)
 
-#define CUBLAS_CHECK(expr)                                                            \
-  do {                                                                                \
-    const int scrawl_st_ = static_cast<int>(expr);                                    \
-    if (scrawl_st_ != 0)                                                              \
-      ::scrawl::cuda::throw_cuda_error("cuBLAS", #expr, __FILE__, __LINE__,           \
+#define CUBLAS_CHECK(expr)                                                                \
+  do {                                                                                    \
+    const int scrawl_st_ = static_cast<int>(expr);                                        \
+    if (scrawl_st_ != 0)                                                                  \
+      ::scrawl::cuda::throw_cuda_error("cuBLAS", #expr, __FILE__, __LINE__,               \
                                        ::scrawl::cuda::cublas_status_string(scrawl_st_)); \
   } while (0)
 
-#define CUDNN_CHECK(expr)                                                             \
-  do {                                                                                \
-    const int scrawl_st_ = static_cast<int>(expr);                                    \
-    if (scrawl_st_ != 0)                                                              \
-      ::scrawl::cuda::throw_cuda_error("cuDNN", #expr, __FILE__, __LINE__,            \
+#define CUDNN_CHECK(expr)                                                                \
+  do {                                                                                   \
+    const int scrawl_st_ = static_cast<int>(expr);                                       \
+    if (scrawl_st_ != 0)                                                                 \
+      ::scrawl::cuda::throw_cuda_error("cuDNN", #expr, __FILE__, __LINE__,               \
                                        ::scrawl::cuda::cudnn_status_string(scrawl_st_)); \
   } while (0)
 

@@ -13,9 +13,9 @@
 namespace scrawl::cuda {
 namespace {
 
-constexpr int kGroup = 8;           // output channels (forward) / input channels (backward data)
-constexpr int kPixelThreads = 128;  // pixels per block in forward and backward data
-constexpr int kReduceThreads = 256; // filter and bias gradient reductions
+constexpr int kGroup = 8;            // output channels (forward) / input channels (backward data)
+constexpr int kPixelThreads = 128;   // pixels per block in forward and backward data
+constexpr int kReduceThreads = 256;  // filter and bias gradient reductions
 constexpr int kReduceWarps = kReduceThreads / 32;
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -163,8 +163,7 @@ __global__ void __launch_bounds__(kReduceThreads)
 
 // Filters larger than 7x7: one block per tap, no register tiling. Correct, not tuned.
 __global__ void __launch_bounds__(kReduceThreads)
-    conv2d_backward_filter_generic_kernel(Conv2dDims d, int oh, int ow,
-                                          const float* __restrict__ x,
+    conv2d_backward_filter_generic_kernel(Conv2dDims d, int oh, int ow, const float* __restrict__ x,
                                           const float* __restrict__ dy, float* __restrict__ dw) {
   const int rs = d.r * d.s;
   const int tap = blockIdx.x % rs, kc = blockIdx.x / rs;
@@ -250,12 +249,13 @@ void launch_filter(const Conv2dDims& d, int splits, const float* x, const float*
 
 }  // namespace
 
-void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* b,
-                    bool relu, float* y, cudaStream_t stream) {
+void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* b, bool relu,
+                    float* y, cudaStream_t stream) {
   if (dims_empty(d)) return;
   const int oh = d.out_h(), ow = d.out_w();
   const int tiles = (oh * ow + kPixelThreads - 1) / kPixelThreads;
-  const dim3 grid(static_cast<unsigned>(d.n * tiles), static_cast<unsigned>((d.k + kGroup - 1) / kGroup));
+  const dim3 grid(static_cast<unsigned>(d.n * tiles),
+                  static_cast<unsigned>((d.k + kGroup - 1) / kGroup));
   conv2d_forward_kernel<<<grid, kPixelThreads, 0, stream>>>(d, oh, ow, tiles, x, w, b, relu, y);
   CUDA_LAUNCH_CHECK();
 }
@@ -264,7 +264,8 @@ void conv2d_backward_data(const Conv2dDims& d, const float* dy, const float* w, 
                           cudaStream_t stream) {
   if (dims_empty(d)) return;
   const int tiles = (d.h * d.w + kPixelThreads - 1) / kPixelThreads;
-  const dim3 grid(static_cast<unsigned>(d.n * tiles), static_cast<unsigned>((d.c + kGroup - 1) / kGroup));
+  const dim3 grid(static_cast<unsigned>(d.n * tiles),
+                  static_cast<unsigned>((d.c + kGroup - 1) / kGroup));
   conv2d_backward_data_kernel<<<grid, kPixelThreads, 0, stream>>>(d, d.out_h(), d.out_w(), tiles,
                                                                   dy, w, dx);
   CUDA_LAUNCH_CHECK();

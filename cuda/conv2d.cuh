@@ -13,8 +13,8 @@ namespace scrawl::cuda {
 
 // y = conv(x, w) + b, then ReLU when `relu`.  x (N,C,H,W), w (K,C,R,S), b (K) or nullptr,
 // y (N,K,OH,OW)
-void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* b,
-                    bool relu, float* y, cudaStream_t stream);
+void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* b, bool relu,
+                    float* y, cudaStream_t stream);
 
 // dx = conv_transpose(dy, w).  dy (N,K,OH,OW), w (K,C,R,S), dx (N,C,H,W)
 void conv2d_backward_data(const Conv2dDims& d, const float* dy, const float* w, float* dx,

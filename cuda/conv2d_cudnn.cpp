@@ -87,44 +87,40 @@ CudnnConv::Plan& CudnnConv::plan(const Conv2dDims& d) {
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&cd));
   p->conv.reset(cd);
 
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d.n,
-                                         d.c, d.h, d.w));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, d.k,
-                                         d.c, d.r, d.s));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d.n, d.c,
+                                         d.h, d.w));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, d.k, d.c,
+                                         d.r, d.s));
   // Cross-correlation, as every deep-learning framework (and the reference) computes it.
-  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv.get(), d.pad, d.pad, d.stride, d.stride, 1,
-                                              1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv.get(), d.pad, d.pad, d.stride, d.stride, 1, 1,
+                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   // FMA only: TF32 tensor cores would cost ~3 decimal digits against the reference.
   CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv.get(), CUDNN_FMA_MATH));
   int on = 0, ok = 0, oh = 0, ow = 0;
-  CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv.get(), p->x.get(), p->w.get(), &on,
-                                                    &ok, &oh, &ow));
+  CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv.get(), p->x.get(), p->w.get(), &on, &ok,
+                                                    &oh, &ow));
   if (on != d.n || ok != d.k || oh != d.out_h() || ow != d.out_w())
     throw Error("cuDNN computes a different convolution output shape than Conv2dDims");
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, on, ok,
-                                         oh, ow));
+  CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(p->y.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, on, ok, oh, ow));
 
   int max_count = 0, count = 0;
   CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(handle_, &max_count));
   std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(max_count);
-  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle_, p->x.get(), p->w.get(),
-                                                     p->conv.get(), p->y.get(), max_count, &count,
-                                                     fwd.data()));
+  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle_, p->x.get(), p->w.get(), p->conv.get(),
+                                                     p->y.get(), max_count, &count, fwd.data()));
   const auto& f = choose(fwd, count, "forward");
   p->fwd = f.algo;
-  CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle_, p->x.get(), p->w.get(),
-                                                      p->conv.get(), p->y.get(), p->fwd,
-                                                      &p->fwd_bytes));
+  CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(
+      handle_, p->x.get(), p->w.get(), p->conv.get(), p->y.get(), p->fwd, &p->fwd_bytes));
 
   CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(handle_, &max_count));
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> data(max_count);
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle_, p->w.get(), p->y.get(),
-                                                          p->conv.get(), p->x.get(), max_count,
-                                                          &count, data.data()));
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+      handle_, p->w.get(), p->y.get(), p->conv.get(), p->x.get(), max_count, &count, data.data()));
   p->data = choose(data, count, "backward-data").algo;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle_, p->w.get(), p->y.get(),
-                                                           p->conv.get(), p->x.get(), p->data,
-                                                           &p->data_bytes));
+  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
+      handle_, p->w.get(), p->y.get(), p->conv.get(), p->x.get(), p->data, &p->data_bytes));
 
   CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(handle_, &max_count));
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> filter(max_count);
@@ -132,9 +128,8 @@ CudnnConv::Plan& CudnnConv::plan(const Conv2dDims& d) {
                                                             p->conv.get(), p->w.get(), max_count,
                                                             &count, filter.data()));
   p->filter = choose(filter, count, "backward-filter").algo;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle_, p->x.get(), p->y.get(),
-                                                             p->conv.get(), p->w.get(),
-                                                             p->filter, &p->filter_bytes));
+  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+      handle_, p->x.get(), p->y.get(), p->conv.get(), p->w.get(), p->filter, &p->filter_bytes));
 
   Plan& ref = *p;
   plans_.emplace(key, std::move(p));
@@ -167,9 +162,9 @@ void CudnnConv::backward_data(const Conv2dDims& d, const float* dy, const float*
   Plan& p = plan(d);
   if (workspace_bytes < p.data_bytes) throw Error("cuDNN backward data: workspace too small");
   const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionBackwardData(handle_, &one, p.w.get(), w, p.y.get(), dy,
-                                           p.conv.get(), p.data, workspace, workspace_bytes,
-                                           &zero, p.x.get(), dx));
+  CUDNN_CHECK(cudnnConvolutionBackwardData(handle_, &one, p.w.get(), w, p.y.get(), dy, p.conv.get(),
+                                           p.data, workspace, workspace_bytes, &zero, p.x.get(),
+                                           dx));
 }
 
 void CudnnConv::backward_filter(const Conv2dDims& d, const float* x, const float* dy, float* dw,

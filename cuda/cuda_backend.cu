@@ -8,8 +8,8 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -114,8 +114,8 @@ const char* conv_algo_name(ConvAlgo a) {
 
 std::string dims_string(const Conv2dDims& d) {
   std::ostringstream s;
-  s << "x(" << d.n << "," << d.c << "," << d.h << "," << d.w << ") w(" << d.k << "," << d.c
-    << "," << d.r << "," << d.s << ") pad " << d.pad << " stride " << d.stride;
+  s << "x(" << d.n << "," << d.c << "," << d.h << "," << d.w << ") w(" << d.k << "," << d.c << ","
+    << d.r << "," << d.s << ") pad " << d.pad << " stride " << d.stride;
   return s.str();
 }
 
@@ -143,8 +143,8 @@ class CudaBackend final : public Backend, public CudaExtensions {
     std::ostringstream desc;
     desc << prop.name << " (sm_" << prop.major << prop.minor << ", " << prop.multiProcessorCount
          << " SMs, " << (prop.totalGlobalMem >> 30) << " GiB), CUDA " << version_string(runtime)
-         << " (driver " << version_string(driver) << "), cuDNN " << cudnnGetVersion() / 10000
-         << "." << (cudnnGetVersion() / 100) % 100;
+         << " (driver " << version_string(driver) << "), cuDNN " << cudnnGetVersion() / 10000 << "."
+         << (cudnnGetVersion() / 100) % 100;
     description_ = desc.str();
 
     stream_ = stream_create();
@@ -162,8 +162,7 @@ class CudaBackend final : public Backend, public CudaExtensions {
     // graph is being captured. 32 MiB is NVIDIA's recommendation for Hopper.
     CUBLAS_CHECK(cublasSetMathMode(blas_.get(), CUBLAS_DEFAULT_MATH));
     blas_workspace_ = DeviceBuffer(size_t(32) << 20);
-    CUBLAS_CHECK(
-        cublasSetWorkspace(blas_.get(), blas_workspace_.get(), blas_workspace_.bytes()));
+    CUBLAS_CHECK(cublasSetWorkspace(blas_.get(), blas_workspace_.get(), blas_workspace_.bytes()));
     cudnn_ = std::make_unique<cuda::CudnnConv>(stream_.get());
 
     step_state_ = DeviceBuffer(sizeof(StepState));
@@ -212,8 +211,7 @@ class CudaBackend final : public Backend, public CudaExtensions {
     // its buffer. From pinned memory the DMA reads it later: wait, to keep upload()'s
     // contract; the asynchronous path is upload_async().
     cudaPointerAttributes attr{};
-    if (cudaPointerGetAttributes(&attr, host_src) == cudaSuccess &&
-        attr.type == cudaMemoryTypeHost)
+    if (cudaPointerGetAttributes(&attr, host_src) == cudaSuccess && attr.type == cudaMemoryTypeHost)
       CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
     cudaGetLastError();  // clear a benign error from probing an unknown pointer
   }
@@ -229,8 +227,8 @@ class CudaBackend final : public Backend, public CudaExtensions {
 
   void copy(float* dst, const float* src, size_t count) override {
     if (dst == src || !count) return;
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToDevice,
-                               stream_.get()));
+    CUDA_CHECK(
+        cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToDevice, stream_.get()));
   }
 
   void fill(float* dst, float value, size_t count) override {
@@ -338,15 +336,13 @@ class CudaBackend final : public Backend, public CudaExtensions {
     cuda::maxpool_forward(d, x, y, stream_.get());
   }
 
-  void maxpool_backward(const Pool2dDims& d, const float* x, const float* dy,
-                        float* dx) override {
+  void maxpool_backward(const Pool2dDims& d, const float* x, const float* dy, float* dx) override {
     NvtxRange r("maxpool_backward");
     check_pool_dims(d, "maxpool_backward");
     cuda::maxpool_backward(d, x, dy, dx, stream_.get());
   }
 
-  void dropout_forward(size_t count, float rate, uint64_t seed, const float* x,
-                       float* y) override {
+  void dropout_forward(size_t count, float rate, uint64_t seed, const float* x, float* y) override {
     NvtxRange r("dropout");
     cuda::dropout(count, rate, seed, capturing_ ? &state()->seed_delta : nullptr, x, y,
                   stream_.get());
@@ -360,17 +356,16 @@ class CudaBackend final : public Backend, public CudaExtensions {
   void softmax_xent(int n, int classes, const float* logits, const float* labels, float* dlogits,
                     float* stats) override {
     NvtxRange r("softmax_xent");
-    float* ws = static_cast<float*>(
-        workspace_bytes(cuda::softmax_xent_workspace(n) * sizeof(float)));
+    float* ws =
+        static_cast<float*>(workspace_bytes(cuda::softmax_xent_workspace(n) * sizeof(float)));
     cuda::softmax_xent(n, classes, logits, labels, dlogits, stats, ws, stream_.get());
   }
 
   void adam_update(size_t count, float* param, const float* grad, float* m, float* v,
                    const AdamStep& step) override {
     NvtxRange r("adam_update");
-    cuda::adam_update(count, param, grad, m, v, step.beta1, step.beta2, step.eps,
-                      step.step_size(), capturing_ ? &state()->step_size : nullptr,
-                      stream_.get());
+    cuda::adam_update(count, param, grad, m, v, step.beta1, step.beta2, step.eps, step.step_size(),
+                      capturing_ ? &state()->step_size : nullptr, stream_.get());
   }
 
   // ---- CudaExtensions: convolution path ----
@@ -513,8 +508,9 @@ class CudaBackend final : public Backend, public CudaExtensions {
     if (bytes == 0) return workspace_.get();
     if (bytes > workspace_.bytes()) {
       if (capturing_)
-        throw Error("a CUDA Graph capture needs more workspace than an eager step has set up; "
-                    "run one eager step with the same shapes before graph_begin()");
+        throw Error(
+            "a CUDA Graph capture needs more workspace than an eager step has set up; "
+            "run one eager step with the same shapes before graph_begin()");
       CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
       const size_t grown = std::max(bytes, workspace_.bytes() + workspace_.bytes() / 2);
       if (!graphs_.empty()) retired_workspaces_.push_back(std::move(workspace_));
@@ -524,8 +520,8 @@ class CudaBackend final : public Backend, public CudaExtensions {
     return workspace_.get();
   }
 
-  void conv_forward(const Conv2dDims& d, const float* x, const float* w, const float* b,
-                    bool relu, float* y) {
+  void conv_forward(const Conv2dDims& d, const float* x, const float* w, const float* b, bool relu,
+                    float* y) {
     check_conv_dims(d, "conv2d_forward");
     if (d.n == 0) return;
     auto run = [&](ConvPath p) {
@@ -548,16 +544,14 @@ class CudaBackend final : public Backend, public CudaExtensions {
   ConvPath conv_path(const Conv2dDims& d, ConvPass pass, Run& run) {
     if (algo_ == ConvAlgo::Custom) return ConvPath::Custom;
     if (algo_ == ConvAlgo::Cudnn) return ConvPath::Cudnn;
-    const ChoiceKey key{d.n, d.c, d.h, d.w, d.k, d.r, d.s, d.pad, d.stride,
-                        static_cast<int>(pass)};
+    const ChoiceKey key{d.n, d.c, d.h, d.w, d.k, d.r, d.s, d.pad, d.stride, static_cast<int>(pass)};
     auto it = auto_choice_.find(key);
     if (it != auto_choice_.end()) return it->second.path;
     if (capturing_) return ConvPath::Cudnn;
 
     NvtxRange r("conv auto-tune");
     constexpr int kReps = 3;
-    float ms[2] = {0, 0};
-    for (ConvPath p : {ConvPath::Custom, ConvPath::Cudnn}) {
+    auto time_ms = [&](ConvPath p) {
       run(p);  // warm-up: plans, workspace, caches
       CUDA_CHECK(cudaEventRecord(timer_begin_.get(), stream_.get()));
       for (int i = 0; i < kReps; ++i) run(p);
@@ -565,14 +559,24 @@ class CudaBackend final : public Backend, public CudaExtensions {
       CUDA_CHECK(cudaEventSynchronize(timer_end_.get()));
       float elapsed = 0;
       CUDA_CHECK(cudaEventElapsedTime(&elapsed, timer_begin_.get(), timer_end_.get()));
-      ms[static_cast<int>(p)] = elapsed / kReps;
-    }
-    const ConvPath best = ms[0] <= ms[1] ? ConvPath::Custom : ConvPath::Cudnn;
+      return elapsed / kReps;
+    };
+    const float custom_ms = time_ms(ConvPath::Custom);
     std::ostringstream report;
     report.precision(1);
-    report << std::fixed << "conv " << dims_string(d) << " " << kPassNames[int(pass)]
-           << ": custom " << ms[0] * 1000 << " us, cudnn " << ms[1] * 1000 << " us ("
-           << cudnn_->algorithms(d) << ") -> " << (best == ConvPath::Custom ? "custom" : "cudnn");
+    report << std::fixed << "conv " << dims_string(d) << " " << kPassNames[int(pass)] << ": custom "
+           << custom_ms * 1000 << " us, cudnn ";
+    ConvPath best = ConvPath::Custom;
+    // cuDNN may refuse a geometry (no algorithm, workspace cap); the custom kernels take
+    // every geometry, so they are the fallback rather than an error.
+    try {
+      const float cudnn_ms = time_ms(ConvPath::Cudnn);
+      if (cudnn_ms < custom_ms) best = ConvPath::Cudnn;
+      report << cudnn_ms * 1000 << " us (" << cudnn_->algorithms(d) << ")";
+    } catch (const Error& e) {
+      report << "unavailable (" << e.what() << ")";
+    }
+    report << " -> " << (best == ConvPath::Custom ? "custom" : "cudnn");
     auto_choice_.emplace(key, AutoChoice{best, report.str()});
     return best;
   }
@@ -585,8 +589,8 @@ class CudaBackend final : public Backend, public CudaExtensions {
   Event compute_mark_, timer_begin_, timer_end_;
   std::array<Event, 16> upload_done_;
   uint64_t next_fence_ = 1;
+  DeviceBuffer blas_workspace_;  // declared first: outlives the handle that uses it
   Blas blas_;
-  DeviceBuffer blas_workspace_;
   std::unique_ptr<cuda::CudnnConv> cudnn_;
   cuda::DeviceArena arena_;
   DeviceBuffer workspace_;
@@ -652,8 +656,8 @@ bool cuda_device_available(std::string* why) {
           compiled_archs() + "): " + cudaGetErrorString(err));
       return false;
     }
-    say(std::string(prop.name) + " (sm_" + std::to_string(prop.major) +
-        std::to_string(prop.minor) + ", driver CUDA " + version_string(driver) + ")");
+    say(std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) +
+        ", driver CUDA " + version_string(driver) + ")");
     return true;
   } catch (const std::exception& e) {
     say(std::string("CUDA probe failed: ") + e.what());

@@ -31,8 +31,8 @@ void dense_forward(cublasHandle_t blas, int n, int in, int out, const float* x, 
   if (n <= 0 || out <= 0) return;
   const float one = 1.0f, zero = 0.0f;
   // y^T (OUT, N) = w (OUT, IN) x^T (IN, N); w's bytes are w^T column-major, so transpose it.
-  CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, in, x, in, &zero,
-                           y, out));
+  CUBLAS_CHECK(
+      cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, in, x, in, &zero, y, out));
   bias_act(n, out, 1, b, relu, y, stream);
 }
 
@@ -41,8 +41,8 @@ void dense_backward_data(cublasHandle_t blas, int n, int in, int out, const floa
   if (n <= 0 || in <= 0) return;
   const float one = 1.0f, zero = 0.0f;
   // dx^T (IN, N) = w^T (IN, OUT) dy^T (OUT, N); both already stored that way.
-  CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy, out,
-                           &zero, dx, in));
+  CUBLAS_CHECK(
+      cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, w, in, dy, out, &zero, dx, in));
 }
 
 void dense_backward_params(cublasHandle_t blas, int n, int in, int out, const float* x,
@@ -50,11 +50,11 @@ void dense_backward_params(cublasHandle_t blas, int n, int in, int out, const fl
   if (in <= 0 || out <= 0) return;
   const float one = 1.0f, zero = 0.0f;
   // dw^T (IN, OUT) = x^T (IN, N) dy (N, OUT); dy's bytes are dy^T, so transpose it.
-  CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in, dy, out,
-                           &zero, dw, in));
+  CUBLAS_CHECK(
+      cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in, dy, out, &zero, dw, in));
   if (db) {
-    column_sums_kernel<<<(out + kColumnThreads - 1) / kColumnThreads, kColumnThreads, 0,
-                         stream>>>(n, out, dy, db);
+    column_sums_kernel<<<(out + kColumnThreads - 1) / kColumnThreads, kColumnThreads, 0, stream>>>(
+        n, out, dy, db);
     CUDA_LAUNCH_CHECK();
   }
 }

@@ -44,8 +44,8 @@ __global__ void dropout_kernel(size_t count, float rate, float scale, uint64_t s
     y[i] = dropout_hash_uniform(s, i) >= rate ? x[i] * scale : 0.0f;
 }
 
-__global__ void gather_rows_kernel(size_t rows, size_t row_len, const float* src,
-                                   const float* idx, float* dst) {
+__global__ void gather_rows_kernel(size_t rows, size_t row_len, const float* src, const float* idx,
+                                   float* dst) {
   const size_t total = rows * row_len;
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < total;
        i += size_t(gridDim.x) * blockDim.x) {
@@ -68,8 +68,7 @@ void relu_forward(size_t count, const float* x, float* y, cudaStream_t stream) {
   CUDA_LAUNCH_CHECK();
 }
 
-void relu_backward(size_t count, const float* y, const float* dy, float* dx,
-                   cudaStream_t stream) {
+void relu_backward(size_t count, const float* y, const float* dy, float* dx, cudaStream_t stream) {
   if (count == 0) return;
   relu_backward_kernel<<<grid_for(count), kBlock, 0, stream>>>(count, y, dy, dx);
   CUDA_LAUNCH_CHECK();
@@ -101,8 +100,7 @@ void dropout(size_t count, float rate, uint64_t seed, const uint64_t* seed_delta
 void gather_rows(size_t rows, size_t row_len, const float* src, const float* idx, float* dst,
                  cudaStream_t stream) {
   if (rows == 0 || row_len == 0) return;
-  gather_rows_kernel<<<grid_for(rows * row_len), kBlock, 0, stream>>>(rows, row_len, src, idx,
-                                                                      dst);
+  gather_rows_kernel<<<grid_for(rows * row_len), kBlock, 0, stream>>>(rows, row_len, src, idx, dst);
   CUDA_LAUNCH_CHECK();
 }
 

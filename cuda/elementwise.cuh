@@ -18,8 +18,7 @@ void relu_forward(size_t count, const float* x, float* y, cudaStream_t stream);
 void relu_backward(size_t count, const float* y, const float* dy, float* dx, cudaStream_t stream);
 
 // y (N, C, INNER) += b (C), then ReLU when `relu`: the epilogue of cuBLAS and cuDNN outputs.
-void bias_act(int n, int c, size_t inner, const float* b, bool relu, float* y,
-              cudaStream_t stream);
+void bias_act(int n, int c, size_t inner, const float* b, bool relu, float* y, cudaStream_t stream);
 
 // y = x / (1 - rate) where dropout_hash_uniform(seed + *seed_delta, i) >= rate, else 0.
 // seed_delta is a device scalar a replayed CUDA Graph reads (nullptr: 0). x == y is allowed.

@@ -81,10 +81,10 @@ class DeviceArena {
   DeviceArena(const DeviceArena&) = delete;
   DeviceArena& operator=(const DeviceArena&) = delete;
 
-  void* allocate(size_t bytes);       // throws scrawl::Error when the device is out of memory
-  void release(void* ptr) noexcept;   // unknown pointers are ignored; nullptr is fine
+  void* allocate(size_t bytes);      // throws scrawl::Error when the device is out of memory
+  void release(void* ptr) noexcept;  // unknown pointers are ignored; nullptr is fine
   bool owns(const void* ptr) const;
-  size_t bytes_reserved() const;      // cudaMalloc'd in total
+  size_t bytes_reserved() const;  // cudaMalloc'd in total
   size_t bytes_in_use() const { return in_use_; }
   size_t cuda_malloc_calls() const { return malloc_calls_; }  // tests: no growth in the loop
 
@@ -99,9 +99,9 @@ class DeviceArena {
   };
   std::vector<Slab> slabs_;
   std::unordered_map<void*, DeviceBuffer> large_;
-  std::unordered_map<void*, size_t> live_;   // pointer -> rounded size, for slab blocks
-  std::multimap<size_t, void*> free_;        // rounded size -> released slab block
-  std::vector<void*> held_;                  // released while hold_ is set
+  std::unordered_map<void*, size_t> live_;  // pointer -> rounded size, for slab blocks
+  std::multimap<size_t, void*> free_;       // rounded size -> released slab block
+  std::vector<void*> held_;                 // released while hold_ is set
   bool hold_ = false;
   size_t in_use_ = 0;
   size_t malloc_calls_ = 0;

@@ -47,8 +47,8 @@ __global__ void maxpool_forward_kernel(Pool2dDims d, int oh, int ow, size_t tota
 }
 
 __global__ void maxpool_backward_kernel(Pool2dDims d, int oh, int ow, size_t total,
-                                        const float* __restrict__ x,
-                                        const float* __restrict__ dy, float* __restrict__ dx) {
+                                        const float* __restrict__ x, const float* __restrict__ dy,
+                                        float* __restrict__ dx) {
   for (size_t e = blockIdx.x * size_t(blockDim.x) + threadIdx.x; e < total;
        e += size_t(gridDim.x) * blockDim.x) {
     const int ww = static_cast<int>(e % d.w);
@@ -65,8 +65,7 @@ __global__ void maxpool_backward_kernel(Pool2dDims d, int oh, int ow, size_t tot
     float acc = 0.0f;
     for (int i = i_lo; i <= i_hi; ++i)
       for (int j = j_lo; j <= j_hi; ++j) {
-        if (window_argmax(xp, d.w, i, j, d.size, d.stride) == self)
-          acc += dyp[i * ow + j];
+        if (window_argmax(xp, d.w, i, j, d.size, d.stride) == self) acc += dyp[i * ow + j];
       }
     dx[e] = acc;
   }

@@ -59,9 +59,8 @@ __global__ void softmax_kernel(int n, int classes, const float* __restrict__ log
 }
 
 __global__ void softmax_xent_kernel(int n, int classes, const float* __restrict__ logits,
-                                    const float* __restrict__ labels,
-                                    float* __restrict__ dlogits, float* __restrict__ row_loss,
-                                    float* __restrict__ row_hit) {
+                                    const float* __restrict__ labels, float* __restrict__ dlogits,
+                                    float* __restrict__ row_loss, float* __restrict__ row_hit) {
   const int row = blockIdx.x * kRowsPerBlock + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (row >= n) return;
   const float* z = logits + static_cast<size_t>(row) * classes;

@@ -114,6 +114,52 @@ class Backend {
   // One fused Adam step over `count` contiguous parameters.
   virtual void adam_update(size_t count, float* param, const float* grad, float* m, float* v,
                            const AdamStep& step) = 0;
+
+  // ---- optional fast paths; the defaults are correct everywhere, backends may do better ----
+  // y = relu(conv(x, w) + b) and y = relu(x w^T + b): the op with its ReLU fused.
+  virtual void conv2d_forward_relu(const Conv2dDims& d, const float* x, const float* w,
+                                   const float* b, float* y);
+  virtual void dense_forward_relu(int n, int in, int out, const float* x, const float* w,
+                                  const float* b, float* y);
+
+  // Host staging memory for uploads: page-locked on a GPU, ordinary memory here.
+  virtual float* host_allocate(size_t count);
+  virtual void host_release(float* ptr) noexcept;
+  // An upload that may overlap compute: it starts once the work queued before it is done and
+  // returns a fence at once. The host buffer stays untouched until upload_fence_wait(fence);
+  // work queued after upload_join(fence) sees the data. Default: a plain upload, fence 0.
+  virtual uint64_t upload_async(float* dst, const float* host_src, size_t count);
+  virtual void upload_join(uint64_t fence) {}
+  virtual void upload_fence_wait(uint64_t fence) {}
+
+  // dst row r = src row idx[r]; idx holds row numbers as floats. src (ROWS_SRC, ROW_LEN),
+  // idx (ROWS), dst (ROWS, ROW_LEN). Lets a dataset live on the backend.
+  virtual void gather_rows(size_t rows, size_t row_len, const float* src, const float* idx,
+                           float* dst);
+
+  // Recording and replaying a training step (CUDA Graphs). graph_begin() returns false where
+  // the backend cannot record, and the caller runs eagerly. A replay runs the recorded ops
+  // again with every dropout seed shifted by seed_delta and Adam's lr and t from `step`.
+  virtual bool graph_begin() { return false; }
+  virtual int graph_end() { return -1; }
+  virtual void graph_replay(int graph, uint64_t seed_delta, const AdamStep& step) {}
+  virtual void graph_reset() {}
+
+  // Named ranges for profilers (NVTX on the GPU); no-ops here.
+  virtual void range_push(const char* name) {}
+  virtual void range_pop() {}
+};
+
+// Opens a profiler range for the scope.
+class BackendRange {
+ public:
+  BackendRange(Backend& be, const char* name) : be_(be) { be_.range_push(name); }
+  ~BackendRange() { be_.range_pop(); }
+  BackendRange(const BackendRange&) = delete;
+  BackendRange& operator=(const BackendRange&) = delete;
+
+ private:
+  Backend& be_;
 };
 
 // RAII owner of one backend allocation. Move-only; never throws from its destructor.

@@ -130,6 +130,14 @@ int BatchLoader::fill(int b, float* x, float* labels) const {
   return n;
 }
 
+int BatchLoader::indices(int b, float* out) const {
+  const int begin = b * batch_;
+  const int n = std::min(batch_, data_->count - begin);
+  if (n <= 0) throw Error("batch index out of range");
+  for (int i = 0; i < n; ++i) out[i] = static_cast<float>(order_[begin + i]);
+  return n;
+}
+
 void augment_image(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* in,
                    float* out) {
   std::mt19937_64 rng(seed);

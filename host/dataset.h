@@ -44,6 +44,9 @@ class BatchLoader {
   int batch_size() const { return batch_; }
   // Fills batch b of the current epoch; returns how many samples it holds (the last may be short).
   int fill(int b, float* x, float* labels) const;
+  // The dataset indices of batch b, as floats (for a dataset that lives on the backend).
+  int indices(int b, float* out) const;
+  bool augmenting() const { return augment_.enabled; }
 
  private:
   const Dataset* data_;

@@ -54,8 +54,12 @@ class Conv2D final : public Layer {
     return {{base + ".weight", {filters_, in_.c, kernel_, kernel_}, in_.c * rs, filters_ * rs, 0},
             {base + ".bias", {filters_}, 0, 0, 0}};
   }
+  bool fuse_relu() override { return relu_fused_ = true; }
   void forward(Backend& be, int n, const float* x, float* y, bool, uint64_t) override {
-    be.conv2d_forward(dims(n), x, weight(params_), bias(params_), y);
+    if (relu_fused_)
+      be.conv2d_forward_relu(dims(n), x, weight(params_), bias(params_), y);
+    else
+      be.conv2d_forward(dims(n), x, weight(params_), bias(params_), y);
   }
   void backward(Backend& be, int n, const float* x, const float*, const float* dy, float* dx,
                 uint64_t) override {
@@ -84,6 +88,7 @@ class Conv2D final : public Layer {
   ActShape in_;
   int index_;
   int filters_ = 0, kernel_ = 0, stride_ = 1, pad_ = 0;
+  bool relu_fused_ = false;
 };
 
 class Dense final : public Layer {
@@ -99,8 +104,13 @@ class Dense final : public Layer {
     const std::string base = "dense_" + std::to_string(index_);
     return {{base + ".weight", {units_, in_}, in_, units_, 0}, {base + ".bias", {units_}, 0, 0, 0}};
   }
+  bool fuse_relu() override { return relu_fused_ = true; }
   void forward(Backend& be, int n, const float* x, float* y, bool, uint64_t) override {
-    be.dense_forward(n, in_, units_, x, params_, params_ + size_t(units_) * in_, y);
+    const float* b = params_ + size_t(units_) * in_;
+    if (relu_fused_)
+      be.dense_forward_relu(n, in_, units_, x, params_, b, y);
+    else
+      be.dense_forward(n, in_, units_, x, params_, b, y);
   }
   void backward(Backend& be, int n, const float* x, const float*, const float* dy, float* dx,
                 uint64_t) override {
@@ -110,6 +120,7 @@ class Dense final : public Layer {
 
  private:
   int in_, index_, units_ = 0;
+  bool relu_fused_ = false;
 };
 
 class ReLU final : public Layer {

@@ -22,12 +22,10 @@ size_t ParamSpec::size() const {
 
 namespace {
 
-// splitmix64: derives independent per-layer seeds from one step seed.
-uint64_t mix_seed(uint64_t a, uint64_t b) {
-  uint64_t z = a + 0x9E3779B97F4A7C15ull * (b + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+// Per-layer dropout seeds, additive in the step seed so that a recorded CUDA graph replayed
+// with a seed shift equals an eager step; the dropout hash itself mixes the bits.
+uint64_t mix_seed(uint64_t step_seed, uint64_t layer) {
+  return step_seed + 0x9E3779B97F4A7C15ull * (layer + 1);
 }
 
 ActShape parse_input(const json& arch) {
@@ -104,6 +102,9 @@ Network::Network(const json& arch, Backend& backend) : backend_(&backend), arch_
   }
   shapes_.clear();
   for (auto& layer : layers_) shapes_.push_back(layer->output_shape());
+  for (size_t i = 0; i + 1 < layers_.size(); ++i)
+    if (layers_[i + 1]->type() == "relu" && layers_[i]->fuse_relu())
+      layers_[i + 1]->set_forward_skipped();
 }
 
 Network::~Network() = default;
@@ -188,7 +189,10 @@ const float* Network::forward(int n, const float* x, bool train, uint64_t seed) 
       out = const_cast<float*>(in);  // in place or alias: the previous layer's buffer
     }
     const float* layer_in = (i == 0 && st != Layer::Storage::Fresh) ? out : in;
-    layer.forward(*backend_, n, layer_in, out, train, mix_seed(seed, i));
+    if (!layer.forward_skipped()) {
+      BackendRange range(*backend_, layer.type().c_str());
+      layer.forward(*backend_, n, layer_in, out, train, mix_seed(seed, i));
+    }
     outs_[i] = out;
     in = out;
   }
@@ -214,6 +218,7 @@ void Network::backward(int n, const float* x, const float* labels, float* stats,
       else
         dx = const_cast<float*>(dy);
     }
+    BackendRange range(*backend_, layer.type().c_str());
     layer.backward(*backend_, n, layer_in, outs_[i], dy, dx, mix_seed(seed, i));
     if (dx) dy = dx;
   }

@@ -49,6 +49,11 @@ class Layer {
   // dx may be nullptr (first layer: no input gradient needed). y is the forward output.
   virtual void backward(Backend& be, int n, const float* x, const float* y, const float* dy,
                         float* dx, uint64_t seed) = 0;
+  // Fusing: a conv2d or dense layer followed by a ReLU applies the ReLU in its own forward
+  // (Backend::conv2d_forward_relu), and the ReLU layer then skips its forward.
+  virtual bool fuse_relu() { return false; }
+  void set_forward_skipped() { forward_skipped_ = true; }
+  bool forward_skipped() const { return forward_skipped_; }
   // Views into the network's parameter and gradient blocks.
   void bind(float* params, float* grads) {
     params_ = params;
@@ -58,6 +63,7 @@ class Layer {
  protected:
   float* params_ = nullptr;
   float* grads_ = nullptr;
+  bool forward_skipped_ = false;
 };
 
 // Training options that travel with an architecture (the "train" object of models/*.json).

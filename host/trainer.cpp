@@ -80,8 +80,9 @@ Trainer::Trainer(Network& net, TrainOptions options)
 }
 
 void Trainer::step(int n, const float* x, const float* labels, float lr) {
+  BackendRange range(net_.backend(), "train_step");
   ++t_;
-  const uint64_t seed = opt_.seed * 0x100000001B3ull + uint64_t(t_);
+  const uint64_t seed = step_seed();
   net_.forward(n, x, true, seed);
   net_.backward(n, x, labels, stats_.data(), seed);
   AdamStep s;
@@ -90,6 +91,62 @@ void Trainer::step(int n, const float* x, const float* labels, float lr) {
   net_.backend().adam_update(net_.param_count(), net_.param_data(), net_.grad_data(), m_.data(),
                              v_.data(), s);
 }
+
+void Trainer::step_slot(int n, int slot, float lr) {
+  Backend& be = net_.backend();
+  const bool full = n == opt_.batch;
+  if (!opt_.graphs || !full) {
+    step(n, x_[slot].data(), labels_[slot].data(), lr);
+    return;
+  }
+  AdamStep s;
+  s.lr = lr;
+  if (graph_[slot] >= 0) {
+    ++t_;
+    s.t = t_;
+    be.graph_replay(graph_[slot], step_seed() - graph_seed_[slot], s);
+    ++replayed_;
+    return;
+  }
+  // One eager step first sizes every workspace (cuBLAS, cuDNN's choice of algorithm); then
+  // the next full step is recorded, and run by replaying the recording.
+  if (eager_full_steps_ >= 1 && be.graph_begin()) {
+    step(n, x_[slot].data(), labels_[slot].data(), lr);
+    graph_[slot] = be.graph_end();
+    graph_seed_[slot] = step_seed();
+    s.t = t_;
+    be.graph_replay(graph_[slot], 0, s);
+    ++replayed_;
+    return;
+  }
+  step(n, x_[slot].data(), labels_[slot].data(), lr);
+  ++eager_full_steps_;
+}
+
+TrainOptions::Placement placement_parse(const std::string& s) {
+  if (s == "auto") return TrainOptions::Placement::Auto;
+  if (s == "host") return TrainOptions::Placement::Host;
+  if (s == "device") return TrainOptions::Placement::Device;
+  throw Error("data placement must be auto, host or device, not '" + s + "'");
+}
+
+namespace {
+
+// Host staging buffer from the backend (pinned on a GPU), released on scope exit.
+class Staging {
+ public:
+  Staging(Backend& be, size_t count) : be_(be), ptr_(be.host_allocate(count)) {}
+  ~Staging() { be_.host_release(ptr_); }
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+  float* data() { return ptr_; }
+
+ private:
+  Backend& be_;
+  float* ptr_;
+};
+
+}  // namespace
 
 std::vector<EpochReport> Trainer::fit(const Dataset& train, const Dataset* test,
                                       const std::function<void(const EpochReport&)>& on_epoch) {
@@ -101,9 +158,56 @@ std::vector<EpochReport> Trainer::fit(const Dataset& train, const Dataset* test,
   Backend& be = net_.backend();
   BatchLoader loader(train, opt_.batch, opt_.seed, opt_.augment);
   const size_t sz = train.image_size();
-  std::vector<float> hx(size_t(opt_.batch) * sz), hl(opt_.batch);
-  Buffer dx(be, hx.size()), dl(be, hl.size());
-  net_.reserve(opt_.batch);
+  const size_t batch = static_cast<size_t>(opt_.batch);
+
+  bool on_device = opt_.placement == TrainOptions::Placement::Device;
+  if (opt_.placement == TrainOptions::Placement::Auto)
+    on_device = be.kind() == BackendKind::Cuda && !opt_.augment.enabled;
+  if (on_device && opt_.augment.enabled)
+    throw Error("the training set can only live on the device without augmentation "
+                "(augmentation runs on the host); use --data-placement host");
+  used_device_data_ = on_device;
+
+  // The evaluation's batch is reserved up front too, so activation buffers never move
+  // during fit() and a recorded step stays valid across epochs.
+  net_.reserve(std::max(opt_.batch, test ? std::min(opt_.eval_batch, test->count) : 0));
+  for (int s = 0; s < 2; ++s) {
+    x_[s] = Buffer(be, batch * sz);
+    labels_[s] = Buffer(be, batch);
+  }
+  Buffer all_x, all_labels, index[2];
+  Staging stage_x0(be, on_device ? batch : batch * sz), stage_x1(be, on_device ? batch : batch * sz);
+  Staging stage_l0(be, batch), stage_l1(be, batch);
+  float* stage_x[2] = {stage_x0.data(), stage_x1.data()};
+  float* stage_l[2] = {stage_l0.data(), stage_l1.data()};
+  if (on_device) {
+    // The whole set as floats once (MNIST: 188 MB), batches gathered by index on the device.
+    std::vector<float> host(size_t(train.count) * sz), labels(train.count);
+    dataset_to_float(train, 0, train.count, host.data());
+    for (int i = 0; i < train.count; ++i) labels[i] = train.labels[i];
+    all_x = Buffer(be, host.size());
+    all_labels = Buffer(be, labels.size());
+    be.upload(all_x.data(), host.data(), host.size());
+    be.upload(all_labels.data(), labels.data(), labels.size());
+    for (int s = 0; s < 2; ++s) index[s] = Buffer(be, batch);
+  }
+  // Stages batch b into slot s: its data (or indices) into the staging buffers, then uploads
+  // that may overlap the step in flight. Returns the batch's size.
+  uint64_t fence[2] = {0, 0};
+  auto stage = [&](int b, int s) {
+    be.upload_fence_wait(fence[s]);  // the staging buffer's previous upload has read it
+    int n;
+    if (on_device) {
+      n = loader.indices(b, stage_x[s]);
+      fence[s] = be.upload_async(index[s].data(), stage_x[s], size_t(n));
+    } else {
+      n = loader.fill(b, stage_x[s], stage_l[s]);
+      be.upload_async(x_[s].data(), stage_x[s], size_t(n) * sz);
+      fence[s] = be.upload_async(labels_[s].data(), stage_l[s], size_t(n));
+    }
+    return n;
+  };
+
   std::vector<EpochReport> reports;
   for (int e = 0; e < opt_.epochs; ++e) {
     const auto t0 = Clock::now();
@@ -113,11 +217,17 @@ std::vector<EpochReport> Trainer::fit(const Dataset& train, const Dataset* test,
     ProgressBar bar(opt_.progress, e + 1, opt_.epochs, loader.batches());
     int seen = 0;
     float stats[2] = {0, 0};
+    int n_next = stage(0, 0);
     for (int b = 0; b < loader.batches(); ++b) {
-      const int n = loader.fill(b, hx.data(), hl.data());
-      be.upload(dx.data(), hx.data(), size_t(n) * sz);
-      be.upload(dl.data(), hl.data(), size_t(n));
-      step(n, dx.data(), dl.data(), lr);
+      const int s = b & 1, n = n_next;
+      be.upload_join(fence[s]);
+      // The next batch is prepared on the host and sent while this step runs.
+      if (b + 1 < loader.batches()) n_next = stage(b + 1, s ^ 1);
+      if (on_device) {
+        be.gather_rows(size_t(n), sz, all_x.data(), index[s].data(), x_[s].data());
+        be.gather_rows(size_t(n), 1, all_labels.data(), index[s].data(), labels_[s].data());
+      }
+      step_slot(n, s, lr);
       seen += n;
       if (bar.due(b + 1)) {
         be.download(stats, stats_.data(), 2);
@@ -132,9 +242,11 @@ std::vector<EpochReport> Trainer::fit(const Dataset& train, const Dataset* test,
     r.seconds = seconds_since(t0);
     r.loss = stats[0] / seen;
     r.train_accuracy = stats[1] / seen;
-    if (!std::isfinite(r.loss))
+    if (!std::isfinite(r.loss)) {
+      be.graph_reset();
       throw Error("training diverged (loss is not finite) in epoch " + std::to_string(e + 1) +
                   "; try a smaller --lr");
+    }
     if (test) {
       const EvalResult ev = evaluate(net_, *test, opt_.eval_batch);
       r.test_accuracy = ev.accuracy;
@@ -143,6 +255,9 @@ std::vector<EpochReport> Trainer::fit(const Dataset& train, const Dataset* test,
     reports.push_back(r);
     if (on_epoch) on_epoch(r);
   }
+  be.synchronize();
+  be.graph_reset();
+  graph_[0] = graph_[1] = -1;
   return reports;
 }
 

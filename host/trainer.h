@@ -24,7 +24,17 @@ struct TrainOptions {
   AugmentOptions augment;
   bool progress = true;   // progress bar on stderr
   int eval_batch = 1000;
+  // Where the training images live during training: Host streams each batch through two
+  // staging buffers (pinned on a GPU) whose uploads overlap compute; Device uploads the whole
+  // set once and gathers batches there (no augmentation: that runs on the host). Auto picks
+  // Device on a GPU when augmentation is off.
+  enum class Placement { Auto, Host, Device };
+  Placement placement = Placement::Auto;
+  bool graphs = true;     // record the step once and replay it, where the backend can
 };
+
+// "auto" | "host" | "device"; throws Error otherwise.
+TrainOptions::Placement placement_parse(const std::string& s);
 
 struct EpochReport {
   int epoch = 0;          // 1-based
@@ -50,12 +60,26 @@ class Trainer {
   // One optimisation step on a batch already on the backend; returns nothing, stats accumulate.
   void step(int n, const float* x, const float* labels, float lr);
   int64_t steps() const { return t_; }
+  // Whether the last fit() placed the data on the backend and replayed recorded steps.
+  bool used_device_data() const { return used_device_data_; }
+  int64_t replayed_steps() const { return replayed_; }
 
  private:
+  // Runs step t_ on batch slot `slot` (x_[slot], labels_[slot]), replaying a recorded graph
+  // for full batches where the backend records them.
+  void step_slot(int n, int slot, float lr);
+  uint64_t step_seed() const { return opt_.seed * 0x100000001B3ull + uint64_t(t_); }
+
   Network& net_;
   TrainOptions opt_;
   Buffer m_, v_, stats_;
   int64_t t_ = 0;
+  Buffer x_[2], labels_[2];
+  int graph_[2] = {-1, -1};
+  uint64_t graph_seed_[2] = {0, 0};
+  int64_t eager_full_steps_ = 0;
+  int64_t replayed_ = 0;
+  bool used_device_data_ = false;
 };
 
 // Accuracy, mean loss and confusion matrix of the network over a dataset.

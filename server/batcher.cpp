@@ -7,8 +7,7 @@
 
 namespace scrawl::server {
 
-Batcher::Batcher(BatcherConfig config, Metrics* metrics)
-    : config_(config), metrics_(metrics) {
+Batcher::Batcher(BatcherConfig config, Metrics* metrics) : config_(config), metrics_(metrics) {
   config_.max_batch = std::max(1, config_.max_batch);
   config_.queue_capacity = std::max(config_.max_batch, config_.queue_capacity);
   if (config_.max_delay.count() < 0) config_.max_delay = std::chrono::microseconds(0);
@@ -139,8 +138,7 @@ void Batcher::run_groups(std::vector<Group>& groups, InferenceEngine& engine) {
     BatchResult r;
     if (error.empty())
       r.probs.assign(probs_all.begin() + static_cast<std::ptrdiff_t>(offset * kClasses),
-                     probs_all.begin() +
-                         static_cast<std::ptrdiff_t>((offset + g.k) * kClasses));
+                     probs_all.begin() + static_cast<std::ptrdiff_t>((offset + g.k) * kClasses));
     r.error = error;
     r.device = device;
     r.model = model;

@@ -1,7 +1,8 @@
 // The dynamic batcher: requests from every connection queue their preprocessed crops here;
 // one worker thread takes up to max_batch images (waiting at most max_delay for the batch to
 // fill), runs one forward pass and hands each request its rows. A full queue refuses work
-// (the route answers 503 + Retry-After) instead of growing. Tested by tests/server/test_batcher.cpp.
+// (the route answers 503 + Retry-After) instead of growing. Tested by
+// tests/server/test_batcher.cpp.
 #pragma once
 
 #include <chrono>
@@ -20,9 +21,9 @@
 namespace scrawl::server {
 
 struct BatcherConfig {
-  int max_batch = 64;                          // images per forward pass
-  std::chrono::microseconds max_delay{1000};   // longest wait for a batch to fill
-  int queue_capacity = 4096;                   // images waiting, at most
+  int max_batch = 64;                        // images per forward pass
+  std::chrono::microseconds max_delay{500};  // longest wait for a batch to fill
+  int queue_capacity = 4096;                 // images waiting, at most
 };
 
 // The rows of one submitted group: probs (k, 10), or `error` when the engine failed.

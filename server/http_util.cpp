@@ -80,9 +80,9 @@ Response json_response(unsigned status, std::string body, unsigned version, bool
 Response error_response(unsigned status, const std::string& code, const std::string& message,
                         unsigned version, bool keep_alive) {
   nlohmann::json j = {{"error", {{"code", code}, {"message", message}}}};
-  Response res = json_response(
-      status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), version,
-      keep_alive);
+  Response res =
+      json_response(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    version, keep_alive);
   if (status == 503) res.set(http::field::retry_after, "1");
   return res;
 }
@@ -101,7 +101,7 @@ MediaType media_type_parse(std::string_view value) {
 }
 
 bool image_mime_supported(std::string_view mime) {
-  static const char* const kTypes[] = {"image/png", "image/jpeg", "image/jpg", "image/pjpeg",
+  static const char* const kTypes[] = {"image/png", "image/jpeg",  "image/jpg",      "image/pjpeg",
                                        "image/bmp", "image/x-bmp", "image/x-ms-bmp", "image/webp"};
   for (const char* t : kTypes)
     if (mime == t) return true;
@@ -122,15 +122,22 @@ bool accept_prefers_json(std::string_view accept) {
     if (auto it = mt.params.find("q"); it != mt.params.end()) q = std::atof(it->second.c_str());
     auto consider = [&](Best& best, const std::string& full, const std::string& major) {
       int spec = -1;
-      if (mt.type == full) spec = 2;
-      else if (mt.type == major + "/*") spec = 1;
-      else if (mt.type == "*/*") spec = 0;
+      if (mt.type == full)
+        spec = 2;
+      else if (mt.type == major + "/*")
+        spec = 1;
+      else if (mt.type == "*/*")
+        spec = 0;
       if (spec > best.specificity) best = {spec, q};
     };
     consider(json, "application/json", "application");
     consider(html, "text/html", "text");
   }
-  return json.specificity >= 0 && json.q > 0 && json.q > (html.specificity >= 0 ? html.q : 0);
+  if (json.specificity < 0 || json.q <= 0) return false;
+  if (html.specificity < 0 || json.q > html.q) return true;
+  // Equal q: the type named more specifically wins ("application/json, */*" asks for JSON);
+  // a full tie goes to HTML, as the report's form answered.
+  return json.q == html.q && json.specificity > html.specificity;
 }
 
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
@@ -193,7 +200,8 @@ Target target_parse(std::string_view target) {
 std::vector<MultipartPart> multipart_parse(std::string_view body, std::string_view boundary,
                                            size_t max_parts) {
   auto bad = [](const std::string& why) { return HttpError(400, "bad_request", why); };
-  if (boundary.empty() || boundary.size() > 200) throw bad("multipart boundary missing or too long");
+  if (boundary.empty() || boundary.size() > 200)
+    throw bad("multipart boundary missing or too long");
   const std::string delim = "--" + std::string(boundary);
   const std::string crlf_delim = "\r\n" + delim;
   size_t pos;
@@ -235,7 +243,8 @@ std::vector<MultipartPart> multipart_parse(std::string_view body, std::string_vi
       }
     }
     const size_t next = body.find(crlf_delim, pos);
-    if (next == std::string_view::npos) throw bad("multipart body is truncated (no closing boundary)");
+    if (next == std::string_view::npos)
+      throw bad("multipart body is truncated (no closing boundary)");
     part.data = body.substr(pos, next - pos);
     parts.push_back(std::move(part));
     pos = next + crlf_delim.size();
@@ -247,12 +256,23 @@ std::string html_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

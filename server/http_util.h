@@ -46,8 +46,9 @@ MediaType media_type_parse(std::string_view value);
 // Image types the decoder reads (host/vision: PNG, JPEG, BMP, WebP).
 bool image_mime_supported(std::string_view mime);
 
-// True when the Accept header prefers application/json over text/html (q-values honoured;
-// no header or */* alone means HTML, the report's behaviour).
+// True when the Accept header prefers application/json over text/html: a higher q, or the same
+// q through a more specific range ("application/json, */*"). No header, */* alone, or a full
+// tie means HTML, the report's behaviour.
 bool accept_prefers_json(std::string_view accept);
 
 // Percent-decoding ('+' is a space in queries). Returns nullopt for malformed escapes.

@@ -36,8 +36,12 @@ std::unique_ptr<InferenceEngine> network_engine_create(const std::string& model_
                                                        std::string* why = nullptr);
 
 // The same from a model file already read (serve reads it before listening, to fail fast).
-std::unique_ptr<InferenceEngine> network_engine_create(const scrawl::ModelFile& file, const std::string& name,
+// cpu_threads > 0: when the backend is the CPU, run inference on that many OpenMP threads
+// (serving leaves the other cores to the I/O threads that decode and preprocess).
+std::unique_ptr<InferenceEngine> network_engine_create(const scrawl::ModelFile& file,
+                                                       const std::string& name,
                                                        const std::string& device,
-                                                       std::string* why = nullptr);
+                                                       std::string* why = nullptr,
+                                                       int cpu_threads = 0);
 
 }  // namespace scrawl::server

@@ -43,8 +43,7 @@ void flatten(const json& j, DType dt, std::vector<float>& out, size_t limit, int
 
 }  // namespace
 
-V2Request v2_request_parse(std::string_view body, std::optional<size_t> header_length,
-                           int max_n) {
+V2Request v2_request_parse(std::string_view body, std::optional<size_t> header_length, int max_n) {
   std::string_view json_text = body, binary;
   if (header_length) {
     if (*header_length > body.size())
@@ -79,9 +78,12 @@ V2Request v2_request_parse(std::string_view body, std::optional<size_t> header_l
   if (dt_it == in.end() || !dt_it->is_string()) throw bad("the input needs a \"datatype\" string");
   DType dt;
   const std::string dts = dt_it->get<std::string>();
-  if (dts == "FP32") dt = DType::Fp32;
-  else if (dts == "UINT8") dt = DType::Uint8;
-  else throw bad("datatype " + dts + " is not supported; send FP32 or UINT8");
+  if (dts == "FP32")
+    dt = DType::Fp32;
+  else if (dts == "UINT8")
+    dt = DType::Uint8;
+  else
+    throw bad("datatype " + dts + " is not supported; send FP32 or UINT8");
 
   auto shape_it = in.find("shape");
   if (shape_it == in.end() || !shape_it->is_array() || shape_it->empty() || shape_it->size() > 4)
@@ -172,7 +174,8 @@ std::string v2_response_build(const V2Request& req, const std::string& model, co
   } else {
     out["data"] = std::vector<float>(probs, probs + count);
   }
-  json doc = {{"model_name", model}, {"model_version", kV2Version}, {"outputs", json::array({out})}};
+  json doc = {
+      {"model_name", model}, {"model_version", kV2Version}, {"outputs", json::array({out})}};
   if (req.id) doc["id"] = *req.id;
   std::string body = doc.dump(-1, ' ', false, json::error_handler_t::replace);
   if (req.binary_output) {
@@ -185,12 +188,15 @@ std::string v2_response_build(const V2Request& req, const std::string& model, co
 }
 
 json v2_model_metadata(const std::string& model, const std::string& device) {
-  return {{"name", model},
-          {"versions", {kV2Version}},
-          {"platform", std::string("scrawl_") + (device.empty() ? "cpu" : device)},
-          {"inputs",
-           {{{"name", kV2InputName}, {"datatype", "FP32"}, {"shape", {-1, 1, kImageSide, kImageSide}}}}},
-          {"outputs", {{{"name", kV2OutputName}, {"datatype", "FP32"}, {"shape", {-1, kClasses}}}}}};
+  return {
+      {"name", model},
+      {"versions", {kV2Version}},
+      {"platform", std::string("scrawl_") + (device.empty() ? "cpu" : device)},
+      {"inputs",
+       {{{"name", kV2InputName},
+         {"datatype", "FP32"},
+         {"shape", {-1, 1, kImageSide, kImageSide}}}}},
+      {"outputs", {{{"name", kV2OutputName}, {"datatype", "FP32"}, {"shape", {-1, kClasses}}}}}};
 }
 
 }  // namespace scrawl::server

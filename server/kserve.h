@@ -32,8 +32,8 @@ V2Request v2_request_parse(std::string_view body, std::optional<size_t> header_l
 
 // probs (N, 10). Returns the body; when req.binary_output, *json_length receives the length of
 // the JSON header (for the Inference-Header-Content-Length response header).
-std::string v2_response_build(const V2Request& req, const std::string& model,
-                              const float* probs, std::optional<size_t>* json_length);
+std::string v2_response_build(const V2Request& req, const std::string& model, const float* probs,
+                              std::optional<size_t>* json_length);
 
 // GET /v2/models/{name}
 nlohmann::json v2_model_metadata(const std::string& model, const std::string& device);

@@ -10,15 +10,24 @@ namespace scrawl::server {
 
 const char* route_label(Route r) {
   switch (r) {
-    case Route::Page: return "/";
-    case Route::Predict: return "/predict";
-    case Route::ApiPredict: return "/api/v1/predict";
-    case Route::V2Health: return "/v2/health";
-    case Route::V2Metadata: return "/v2/models/{name}";
-    case Route::V2Infer: return "/v2/models/{name}/infer";
-    case Route::Metrics: return "/metrics";
-    case Route::OpenApi: return "/openapi.json";
-    default: return "other";
+    case Route::Page:
+      return "/";
+    case Route::Predict:
+      return "/predict";
+    case Route::ApiPredict:
+      return "/api/v1/predict";
+    case Route::V2Health:
+      return "/v2/health";
+    case Route::V2Metadata:
+      return "/v2/models/{name}";
+    case Route::V2Infer:
+      return "/v2/models/{name}/infer";
+    case Route::Metrics:
+      return "/metrics";
+    case Route::OpenApi:
+      return "/openapi.json";
+    default:
+      return "other";
   }
 }
 
@@ -45,8 +54,8 @@ std::string escape_label(const std::string& v) {
 }
 
 std::vector<double> latency_bounds() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-          2.5, 5, 10};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 }  // namespace
@@ -63,8 +72,7 @@ void Histogram::observe(double value) {
   count_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Histogram::render(std::string& out, const std::string& name,
-                       const std::string& labels) const {
+void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
   const std::string sep = labels.empty() ? "" : ",";
   uint64_t cumulative = 0;
   for (size_t i = 0; i <= bounds_.size(); ++i) {
@@ -79,8 +87,7 @@ void Histogram::render(std::string& out, const std::string& name,
 }
 
 Metrics::Metrics()
-    : batch_size_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}),
-      batch_seconds_(latency_bounds()) {
+    : batch_size_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}), batch_seconds_(latency_bounds()) {
   for (int r = 0; r < static_cast<int>(Route::Count); ++r)
     latency_.push_back(std::make_unique<Histogram>(latency_bounds()));
 }

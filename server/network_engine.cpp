@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "host/backend.h"
+#include "host/cpu_backend.h"
 #include "host/error.h"
 #include "host/model_file.h"
 #include "host/network.h"
@@ -46,9 +47,13 @@ std::unique_ptr<InferenceEngine> network_engine_create(const std::string& model_
 
 std::unique_ptr<InferenceEngine> network_engine_create(const ModelFile& file,
                                                        const std::string& name,
-                                                       const std::string& device,
-                                                       std::string* why) {
+                                                       const std::string& device, std::string* why,
+                                                       int cpu_threads) {
   std::unique_ptr<Backend> backend = backend_create(device, why);
+  if (backend->kind() == BackendKind::Cpu && cpu_threads > 0) {
+    backend = cpu_backend_create(cpu_threads);
+    if (why) *why += "; inference on " + std::to_string(cpu_threads) + " thread(s)";
+  }
   return std::make_unique<NetworkEngine>(std::move(backend), file, name.empty() ? "default" : name);
 }
 

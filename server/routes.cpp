@@ -58,7 +58,8 @@ void Api::Exchange::reply(Response&& res) noexcept {
       const size_t size = res.body().size();
       res.body().clear();
       res.content_length(size);
-    } else if (res.result() != http::status::not_modified && res.result() != http::status::no_content) {
+    } else if (res.result() != http::status::not_modified &&
+               res.result() != http::status::no_content) {
       res.prepare_payload();
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -128,8 +129,10 @@ std::vector<ImageInput> images_collect(const Request& req, size_t max_images) {
   std::vector<ImageInput> images;
   if (mt.type == "multipart/form-data") {
     auto b = mt.params.find("boundary");
-    if (b == mt.params.end()) throw HttpError(400, "bad_request", "multipart Content-Type without a boundary");
-    const std::vector<MultipartPart> parts = multipart_parse(req.body(), b->second, max_images * 4 + 16);
+    if (b == mt.params.end())
+      throw HttpError(400, "bad_request", "multipart Content-Type without a boundary");
+    const std::vector<MultipartPart> parts =
+        multipart_parse(req.body(), b->second, max_images * 4 + 16);
     for (const MultipartPart& p : parts) {
       if (p.name != "image") continue;
       if (images.size() == max_images)
@@ -137,14 +140,14 @@ std::vector<ImageInput> images_collect(const Request& req, size_t max_images) {
                         "at most " + std::to_string(max_images) + " images per request");
       images.push_back({p.data, p.content_type, p.filename});
     }
-    if (images.empty())
-      throw HttpError(400, "missing_image", "the form has no 'image' field");
+    if (images.empty()) throw HttpError(400, "missing_image", "the form has no 'image' field");
   } else if (starts_with(mt.type, "image/") || mt.type == "application/octet-stream") {
     images.push_back({req.body(), mt.type, ""});
   } else {
     throw HttpError(415, "unsupported_media_type",
-                    "Content-Type " + mt.type + " is not an image: send image/png, image/jpeg... "
-                    "or multipart/form-data with an 'image' field");
+                    "Content-Type " + mt.type +
+                        " is not an image: send image/png, image/jpeg... "
+                        "or multipart/form-data with an 'image' field");
   }
   return images;
 }
@@ -156,7 +159,8 @@ void image_type_check(const ImageInput& in) {
   if (in.bytes.empty())
     throw HttpError(400, "empty_image", what + " is empty (was a file chosen?)");
   if (in.content_type.empty() || in.content_type == "application/octet-stream") {
-    if (vision::image_format_sniff(in.bytes.data(), in.bytes.size()) == vision::ImageFormat::Unknown)
+    if (vision::image_format_sniff(in.bytes.data(), in.bytes.size()) ==
+        vision::ImageFormat::Unknown)
       throw HttpError(415, "unsupported_media_type",
                       what + " is not an image type scrawl reads (" + kReadableTypes + ")");
   } else if (!image_mime_supported(in.content_type)) {
@@ -188,8 +192,9 @@ std::vector<vision::DigitCrop> image_crops(const ImageInput& in, vision::ReadMod
     throw HttpError(413, "image_too_large", what + ": " + e.what());
   } catch (const NoInkError& e) {
     throw HttpError(422, "no_ink",
-                    what + " has no ink that scrawl can find: write a dark digit on light paper "
-                           "(or light on dark), large and alone");
+                    what +
+                        " has no ink that scrawl can find: write a dark digit on light paper "
+                        "(or light on dark), large and alone");
   } catch (const FormatError& e) {
     throw HttpError(422, "undecodable_image", what + " could not be decoded: " + e.what());
   } catch (const UnavailableError& e) {
@@ -254,7 +259,10 @@ struct ImageOutcome {
 
 Api::Api(ApiConfig config, Batcher& batcher, Metrics& metrics, boost::asio::any_io_executor io,
          boost::asio::thread_pool& blocking)
-    : config_(std::move(config)), batcher_(batcher), metrics_(metrics), io_(std::move(io)),
+    : config_(std::move(config)),
+      batcher_(batcher),
+      metrics_(metrics),
+      io_(std::move(io)),
       blocking_(blocking) {}
 
 void Api::handle(Request&& req, Responder respond) noexcept {
@@ -316,7 +324,8 @@ void Api::dispatch(const std::shared_ptr<Exchange>& ex) {
       return false;
     }
     HttpError e = method_not_allowed(allow);
-    Response res = error_response(e.status, e.code, e.what(), ex->req.version(), ex->req.keep_alive());
+    Response res =
+        error_response(e.status, e.code, e.what(), ex->req.version(), ex->req.keep_alive());
     res.set(http::field::allow, allow);
     ex->reply(std::move(res));
     return false;
@@ -331,8 +340,8 @@ void Api::dispatch(const std::shared_ptr<Exchange>& ex) {
     ex->route = Route::Predict;
     if (!allow_only("POST", post)) return;
     auto accept = ex->req.find(http::field::accept);
-    ex->html = accept == ex->req.end() ||
-               !accept_prefers_json(std::string_view(accept->value().data(), accept->value().size()));
+    ex->html = accept == ex->req.end() || !accept_prefers_json(std::string_view(
+                                              accept->value().data(), accept->value().size()));
     predict(ex, true);
     return;
   }
@@ -355,14 +364,16 @@ void Api::dispatch(const std::shared_ptr<Exchange>& ex) {
   if (path == "/v2") {
     ex->route = Route::V2Metadata;
     if (!allow_only("GET, HEAD", get)) return;
-    json j = {{"name", "scrawl"}, {"version", config_.version}, {"extensions", {"binary_tensor_data"}}};
+    json j = {
+        {"name", "scrawl"}, {"version", config_.version}, {"extensions", {"binary_tensor_data"}}};
     ex->reply(json_response(200, dump(j), ex->req.version(), ex->req.keep_alive()));
     return;
   }
   if (starts_with(path, "/v2/models/")) {
     const std::string rest = path.substr(std::string("/v2/models/").size());
-    ex->route = rest.size() > 6 && rest.compare(rest.size() - 6, 6, "/infer") == 0 ? Route::V2Infer
-                                                                                    : Route::V2Metadata;
+    ex->route = rest.size() > 6 && rest.compare(rest.size() - 6, 6, "/infer") == 0
+                    ? Route::V2Infer
+                    : Route::V2Metadata;
     const bool infer = ex->route == Route::V2Infer;
     if (!allow_only(infer ? "POST" : "GET, HEAD", infer ? post : get)) return;
     v2_models(ex, rest);
@@ -473,7 +484,8 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
           results.push_back(error_json(*o.error));
           continue;
         }
-        results.push_back(result_json(o.crops, r.probs.data() + offset * kClasses, r.device, r.model));
+        results.push_back(
+            result_json(o.crops, r.probs.data() + offset * kClasses, r.device, r.model));
         offset += o.crops.size();
       }
       if (ex->html) {
@@ -522,19 +534,27 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
       std::copy(crops[i].pixels.begin(), crops[i].pixels.end(), x.begin() + i * kImagePixels);
     auto promise = std::make_shared<std::promise<BatchResult>>();
     std::future<BatchResult> future = promise->get_future();
-    const SubmitStatus st = batcher->submit(std::move(x), static_cast<int>(crops.size()),
-                                            [promise](BatchResult&& r) { promise->set_value(std::move(r)); });
+    const SubmitStatus st =
+        batcher->submit(std::move(x), static_cast<int>(crops.size()),
+                        [promise](BatchResult&& r) { promise->set_value(std::move(r)); });
     if (st == SubmitStatus::QueueFull)
       throw HttpError(503, "overloaded", "the inference queue is full; retry shortly");
-    if (st != SubmitStatus::Accepted) throw HttpError(503, "not_ready", "the model is not available");
+    if (st != SubmitStatus::Accepted)
+      throw HttpError(503, "not_ready", "the model is not available");
     const BatchResult r = future.get();
     if (!r.error.empty()) throw HttpError(500, "inference_failed", r.error);
     for (size_t i = 0; i < crops.size(); ++i)
-      conf[i] = *std::max_element(r.probs.begin() + static_cast<std::ptrdiff_t>(i * kClasses),
-                                  r.probs.begin() + static_cast<std::ptrdiff_t>((i + 1) * kClasses));
+      conf[i] =
+          *std::max_element(r.probs.begin() + static_cast<std::ptrdiff_t>(i * kClasses),
+                            r.probs.begin() + static_cast<std::ptrdiff_t>((i + 1) * kClasses));
     return conf;
   };
-  boost::asio::post(blocking_, [ex, run, classify]() {
+  if (number_jobs_.fetch_add(1) >= config_.max_number_jobs) {
+    number_jobs_.fetch_sub(1);
+    metrics_.rejected_add("queue_full");
+    throw HttpError(503, "overloaded", "too many numbers being read; retry shortly");
+  }
+  boost::asio::post(blocking_, [this, ex, run, classify]() {
     try {
       run(classify);
     } catch (const HttpError& e) {
@@ -542,6 +562,7 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
     } catch (const std::exception& e) {
       ex->fail(500, "internal", e.what());
     }
+    number_jobs_.fetch_sub(1);
   });
 }
 
@@ -558,11 +579,14 @@ void Api::v2_models(const std::shared_ptr<Exchange>& ex, const std::string& rest
   std::string action;
   if (seg.size() >= 3 && seg[1] == "versions") {
     if (seg[2] != kV2Version)
-      throw HttpError(404, "model_not_found", "model version " + seg[2].substr(0, 40) + " does not exist; it is " + kV2Version);
+      throw HttpError(
+          404, "model_not_found",
+          "model version " + seg[2].substr(0, 40) + " does not exist; it is " + kV2Version);
     seg.erase(seg.begin() + 1, seg.begin() + 3);
   }
   if (seg.size() == 2) action = seg[1];
-  if (seg.empty() || seg[0].empty() || seg.size() > 2 || (seg.size() == 2 && action != "ready" && action != "infer"))
+  if (seg.empty() || seg[0].empty() || seg.size() > 2 ||
+      (seg.size() == 2 && action != "ready" && action != "infer"))
     throw HttpError(404, "not_found", "no such path: /v2/models/" + rest.substr(0, 200));
 
   std::shared_ptr<InferenceEngine> engine = batcher_.engine();
@@ -572,9 +596,12 @@ void Api::v2_models(const std::shared_ptr<Exchange>& ex, const std::string& rest
   }
   const std::string model = engine->model();
   if (seg[0] != model)
-    throw HttpError(404, "model_not_found", "no model named '" + seg[0].substr(0, 100) + "'; this server has '" + model + "'");
+    throw HttpError(
+        404, "model_not_found",
+        "no model named '" + seg[0].substr(0, 100) + "'; this server has '" + model + "'");
   if (action.empty()) {
-    ex->reply(json_response(200, dump(v2_model_metadata(model, engine->device())), ex->req.version(), ex->req.keep_alive()));
+    ex->reply(json_response(200, dump(v2_model_metadata(model, engine->device())),
+                            ex->req.version(), ex->req.keep_alive()));
   } else if (action == "ready") {
     json j = {{"name", model}, {"ready", batcher_.ready()}};
     ex->reply(json_response(200, dump(j), ex->req.version(), ex->req.keep_alive()));
@@ -591,29 +618,31 @@ void Api::v2_infer(const std::shared_ptr<Exchange>& ex, const std::string& model
       throw HttpError(400, "bad_request", "Inference-Header-Content-Length must be a byte count");
     header_length = static_cast<size_t>(std::stoull(v));
   }
-  auto req = std::make_shared<V2Request>(v2_request_parse(ex->req.body(), header_length, config_.max_tensor_batch));
+  auto req = std::make_shared<V2Request>(
+      v2_request_parse(ex->req.body(), header_length, config_.max_tensor_batch));
   std::vector<float> x = std::move(req->x);
   boost::asio::any_io_executor io = io_;
-  const SubmitStatus st = batcher_.submit(std::move(x), req->n, [ex, io, req, model](BatchResult&& r) {
-    boost::asio::post(io, [ex, req, model, r = std::move(r)]() {
-      try {
-        if (!r.error.empty()) return ex->fail(500, "inference_failed", r.error);
-        std::optional<size_t> json_length;
-        Response res{http::status::ok, ex->req.version()};
-        res.body() = v2_response_build(*req, model, r.probs.data(), &json_length);
-        res.set(http::field::cache_control, "no-store");
-        if (json_length) {
-          res.set(http::field::content_type, "application/octet-stream");
-          res.set("Inference-Header-Content-Length", std::to_string(*json_length));
-        } else {
-          res.set(http::field::content_type, "application/json");
-        }
-        ex->reply(std::move(res));
-      } catch (const std::exception& e) {
-        ex->fail(500, "internal", e.what());
-      }
-    });
-  });
+  const SubmitStatus st =
+      batcher_.submit(std::move(x), req->n, [ex, io, req, model](BatchResult&& r) {
+        boost::asio::post(io, [ex, req, model, r = std::move(r)]() {
+          try {
+            if (!r.error.empty()) return ex->fail(500, "inference_failed", r.error);
+            std::optional<size_t> json_length;
+            Response res{http::status::ok, ex->req.version()};
+            res.body() = v2_response_build(*req, model, r.probs.data(), &json_length);
+            res.set(http::field::cache_control, "no-store");
+            if (json_length) {
+              res.set(http::field::content_type, "application/octet-stream");
+              res.set("Inference-Header-Content-Length", std::to_string(*json_length));
+            } else {
+              res.set(http::field::content_type, "application/json");
+            }
+            ex->reply(std::move(res));
+          } catch (const std::exception& e) {
+            ex->fail(500, "internal", e.what());
+          }
+        });
+      });
   if (st != SubmitStatus::Accepted) submit_error(ex, st);
 }
 

@@ -4,6 +4,7 @@
 // Batcher, and the answer is built back on an I/O thread. Tested by tests/server/test_api.cpp.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <string>
@@ -17,6 +18,7 @@ namespace scrawl::server {
 struct ApiConfig {
   int max_images = 64;          // image fields in one multipart request
   int max_tensor_batch = 1024;  // N of one v2 infer request
+  int max_number_jobs = 64;     // number-mode requests waiting for the blocking pool, at most
   std::string version = "0.1.0";
 };
 
@@ -46,6 +48,7 @@ class Api {
   Metrics& metrics_;
   boost::asio::any_io_executor io_;
   boost::asio::thread_pool& blocking_;
+  std::atomic<int> number_jobs_{0};  // queued or running on blocking_
 };
 
 }  // namespace scrawl::server

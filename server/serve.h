@@ -19,14 +19,15 @@ class App;
 namespace scrawl {
 
 struct ServeOptions {
-  std::string model;                // .scrawl file; required here (the CLI fills in the default)
-  std::string device = "auto";      // auto | cuda | cpu
-  std::string host = "127.0.0.1";   // loopback unless told otherwise
-  int port = 8080;                  // 0: any free port (printed in the listening line)
-  int threads = 0;                  // I/O threads; 0: one per core, at most 4
-  int max_batch = 64;               // images per forward pass
-  int max_delay_us = 1000;          // longest wait for a batch to fill
-  int queue_capacity = 4096;        // images waiting before 503 + Retry-After
+  std::string model;               // .scrawl file; required here (the CLI fills in the default)
+  std::string device = "auto";     // auto | cuda | cpu
+  std::string host = "127.0.0.1";  // loopback unless told otherwise
+  int port = 8080;                 // 0: any free port (printed in the listening line)
+  int threads = 0;                 // I/O threads; 0: one per core, at most 4
+  int engine_threads = 0;          // CPU inference threads; 0: half the cores (at least 1)
+  int max_batch = 64;              // images per forward pass
+  int max_delay_us = 500;          // longest wait for a batch to fill (an idle engine)
+  int queue_capacity = 4096;       // images waiting before 503 + Retry-After
   int max_connections = 1024;
   size_t max_body_bytes = 16 * 1024 * 1024;
 };

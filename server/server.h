@@ -23,7 +23,7 @@ struct ServerConfig {
 
   // Batching
   int max_batch = 64;
-  int max_delay_us = 1000;
+  int max_delay_us = 500;
   int queue_capacity = 4096;  // images waiting for the engine before 503
 
   // Limits
@@ -51,7 +51,7 @@ class Server {
   // Binds and starts the I/O threads. Throws scrawl::Error when the address cannot be bound.
   // Requests are answered at once; predictions answer 503 until engine_set().
   void start();
-  uint16_t port() const;  // the bound port (the ephemeral one when config.port was 0)
+  uint16_t port() const;    // the bound port (the ephemeral one when config.port was 0)
   std::string url() const;  // "http://HOST:PORT"
 
   // Installs the model: predictions are served from now on. Thread-safe.

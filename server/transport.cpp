@@ -62,10 +62,9 @@ void Session::do_read() {
   parser_->header_limit(static_cast<std::uint32_t>(ctx_.config.header_limit));
   parser_->body_limit(ctx_.config.body_limit);
   stream_.expires_after(ctx_.config.idle_timeout);
-  http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, size_t) {
-                            self->on_header(ec);
-                          });
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
 }
 
 void Session::on_header(beast::error_code ec) {
@@ -74,29 +73,30 @@ void Session::on_header(beast::error_code ec) {
       ec == net::error::eof)
     return close();
   if (ec == http::error::header_limit)
-    return fail_and_close(431, "header_too_large",
-                          "request headers are larger than " +
-                              std::to_string(ctx_.config.header_limit) + " bytes");
+    return fail_and_close(
+        431, "header_too_large",
+        "request headers are larger than " + std::to_string(ctx_.config.header_limit) + " bytes");
   if (ec == http::error::body_limit)
-    return fail_and_close(413, "payload_too_large",
-                          "request body is larger than " + std::to_string(ctx_.config.body_limit) +
-                              " bytes");
+    return fail_and_close(
+        413, "payload_too_large",
+        "request body is larger than " + std::to_string(ctx_.config.body_limit) + " bytes");
   if (ec) return fail_and_close(400, "bad_request", "malformed HTTP request: " + ec.message());
   state_ = State::Reading;
   if (auto cl = parser_->content_length(); cl && *cl > ctx_.config.body_limit)
-    return fail_and_close(413, "payload_too_large",
-                          "request body is larger than " + std::to_string(ctx_.config.body_limit) +
-                              " bytes");
+    return fail_and_close(
+        413, "payload_too_large",
+        "request body is larger than " + std::to_string(ctx_.config.body_limit) + " bytes");
   if (parser_->is_done()) return handle();
   const auto expect = parser_->get()[http::field::expect];
   if (beast::iequals(expect, "100-continue")) {
     // The client waits for a go-ahead before sending its body (curl does for large bodies).
     continue_ = http::response<http::empty_body>{http::status::continue_, parser_->get().version()};
     stream_.expires_after(ctx_.config.write_timeout);
-    http::async_write(stream_, continue_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->close();
-      self->read_body();
-    });
+    http::async_write(stream_, continue_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->close();
+                        self->read_body();
+                      });
     return;
   }
   read_body();
@@ -104,15 +104,16 @@ void Session::on_header(beast::error_code ec) {
 
 void Session::read_body() {
   stream_.expires_after(ctx_.config.read_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
 }
 
 void Session::on_body(beast::error_code ec) {
   if (ec == http::error::body_limit)
-    return fail_and_close(413, "payload_too_large",
-                          "request body is larger than " + std::to_string(ctx_.config.body_limit) +
-                              " bytes");
+    return fail_and_close(
+        413, "payload_too_large",
+        "request body is larger than " + std::to_string(ctx_.config.body_limit) + " bytes");
   if (ec == beast::error::timeout || ec == net::error::operation_aborted ||
       ec == http::error::end_of_stream || ec == http::error::partial_message ||
       ec == net::error::connection_reset || ec == net::error::eof)
@@ -141,9 +142,8 @@ void Session::write(Response&& res) {
   state_ = State::Writing;
   stream_.expires_after(ctx_.config.write_timeout);
   http::async_write(stream_, *res_,
-                    [self = shared_from_this(), close = res_->need_eof()](beast::error_code ec, size_t) {
-                      self->on_write(close, ec);
-                    });
+                    [self = shared_from_this(), close = res_->need_eof()](
+                        beast::error_code ec, size_t) { self->on_write(close, ec); });
 }
 
 void Session::on_write(bool close_after, beast::error_code ec) {
@@ -177,11 +177,12 @@ void Session::linger() {
 }
 
 void Session::linger_read() {
-  stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t n) {
-    self->discarded_ += n;
-    if (ec || self->discarded_ > (1u << 20)) return self->close();
-    self->linger_read();
-  });
+  stream_.async_read_some(net::buffer(discard_),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->discarded_ += n;
+                            if (ec || self->discarded_ > (1u << 20)) return self->close();
+                            self->linger_read();
+                          });
 }
 
 void Session::close() {
@@ -198,10 +199,9 @@ Listener::Listener(net::io_context& ioc, const std::string& host, unsigned short
     : ioc_(ioc), strand_(net::make_strand(ioc)), acceptor_(strand_), backoff_(strand_), ctx_(ctx) {
   beast::error_code ec;
   tcp::resolver resolver(ioc);
-  const auto results = resolver.resolve(host, std::to_string(port),
-                                        tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec || results.empty())
-    throw Error("cannot resolve address '" + host + "': " + ec.message());
+  const auto results = resolver.resolve(
+      host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) throw Error("cannot resolve address '" + host + "': " + ec.message());
   const tcp::endpoint endpoint = results.begin()->endpoint();
   const std::string where = host + ":" + std::to_string(port);
   acceptor_.open(endpoint.protocol(), ec);
@@ -261,10 +261,10 @@ void Listener::reject(tcp::socket socket) {
     beast::tcp_stream stream;
     Response res;
   };
-  auto r = std::make_shared<Reject>(Reject{beast::tcp_stream(std::move(socket)),
-                                           error_response(503, "too_many_connections",
-                                                          "the server has too many open connections; retry shortly",
-                                                          11, false)});
+  auto r = std::make_shared<Reject>(
+      Reject{beast::tcp_stream(std::move(socket)),
+             error_response(503, "too_many_connections",
+                            "the server has too many open connections; retry shortly", 11, false)});
   r->res.set(http::field::server, "scrawl/" + ctx_.config.version);
   r->stream.expires_after(std::chrono::seconds(2));
   http::async_write(r->stream, r->res, [r](beast::error_code, size_t) {

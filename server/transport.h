@@ -28,8 +28,8 @@ class Api;
 class Session;
 
 struct TransportConfig {
-  size_t header_limit = 16 * 1024;        // bytes of request line + headers
-  size_t body_limit = 16 * 1024 * 1024;   // bytes of body
+  size_t header_limit = 16 * 1024;                 // bytes of request line + headers
+  size_t body_limit = 16 * 1024 * 1024;            // bytes of body
   std::chrono::milliseconds idle_timeout{30000};   // waiting for (the headers of) a request
   std::chrono::milliseconds read_timeout{15000};   // reading a body once its headers arrived
   std::chrono::milliseconds write_timeout{15000};  // writing a response

@@ -109,8 +109,8 @@ ImageHeader jpeg_header(const Bytes& b) {
     size_t len = b.be16(off);
     if (len < 2) header_bad(h.format, "segment length below 2");
     size_t seg = off + 2, seg_len = len - 2;
-    bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
-               marker != 0xCC;
+    bool sof =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (sof) {
       if (seg_len < 5 || !b.has(seg, 5)) header_bad(h.format, "truncated SOF segment");
       h.height = int(b.be16(seg + 1));
@@ -183,14 +183,32 @@ ImageHeader webp_header(const Bytes& b) {
 cv::Mat orientation_apply(cv::Mat img, int orientation) {
   cv::Mat out;
   switch (orientation) {
-    case 2: cv::flip(img, out, 1); return out;
-    case 3: cv::flip(img, out, -1); return out;
-    case 4: cv::flip(img, out, 0); return out;
-    case 5: cv::transpose(img, out); return out;
-    case 6: cv::transpose(img, out); cv::flip(out, out, 1); return out;
-    case 7: cv::transpose(img, out); cv::flip(out, out, -1); return out;
-    case 8: cv::transpose(img, out); cv::flip(out, out, 0); return out;
-    default: return img;
+    case 2:
+      cv::flip(img, out, 1);
+      return out;
+    case 3:
+      cv::flip(img, out, -1);
+      return out;
+    case 4:
+      cv::flip(img, out, 0);
+      return out;
+    case 5:
+      cv::transpose(img, out);
+      return out;
+    case 6:
+      cv::transpose(img, out);
+      cv::flip(out, out, 1);
+      return out;
+    case 7:
+      cv::transpose(img, out);
+      cv::flip(out, out, -1);
+      return out;
+    case 8:
+      cv::transpose(img, out);
+      cv::flip(out, out, 0);
+      return out;
+    default:
+      return img;
   }
 }
 
@@ -211,11 +229,16 @@ void limits_check(int width, int height, const DecodeLimits& limits, const char*
 
 const char* image_format_name(ImageFormat format) {
   switch (format) {
-    case ImageFormat::Png: return "PNG";
-    case ImageFormat::Jpeg: return "JPEG";
-    case ImageFormat::Bmp: return "BMP";
-    case ImageFormat::Webp: return "WebP";
-    default: return "unknown";
+    case ImageFormat::Png:
+      return "PNG";
+    case ImageFormat::Jpeg:
+      return "JPEG";
+    case ImageFormat::Bmp:
+      return "BMP";
+    case ImageFormat::Webp:
+      return "WebP";
+    default:
+      return "unknown";
   }
 }
 
@@ -232,11 +255,16 @@ ImageHeader image_header_read(const void* data, size_t size) {
   if (data == nullptr || size == 0) throw FormatError("empty input: no image bytes");
   Bytes b{static_cast<const uint8_t*>(data), size};
   switch (image_format_sniff(data, size)) {
-    case ImageFormat::Png: return png_header(b);
-    case ImageFormat::Jpeg: return jpeg_header(b);
-    case ImageFormat::Bmp: return bmp_header(b);
-    case ImageFormat::Webp: return webp_header(b);
-    default: throw FormatError("not an image format we read (PNG, JPEG, BMP or WebP)");
+    case ImageFormat::Png:
+      return png_header(b);
+    case ImageFormat::Jpeg:
+      return jpeg_header(b);
+    case ImageFormat::Bmp:
+      return bmp_header(b);
+    case ImageFormat::Webp:
+      return webp_header(b);
+    default:
+      throw FormatError("not an image format we read (PNG, JPEG, BMP or WebP)");
   }
 }
 
@@ -260,7 +288,8 @@ cv::Mat image_decode(const void* data, size_t size, const DecodeLimits& limits) 
     throw FormatError(std::string("could not decode the ") + name + " image: " + e.what());
   }
   if (img.empty()) {
-    throw FormatError(std::string("could not decode the ") + name + " image (corrupt or truncated)");
+    throw FormatError(std::string("could not decode the ") + name +
+                      " image (corrupt or truncated)");
   }
   // The decoder may disagree with our header parse; the limits hold either way.
   limits_check(img.cols, img.rows, limits, name);

@@ -1,12 +1,14 @@
 // Finding the ink in a photo, a scan or a canvas drawing, whatever the paper and ink colours.
 // Steps: alpha onto paper; pick the grey channel with the best ink contrast; a robust quadratic
-// fit of the paper gives polarity, a rough mask and the stroke width; a closing wider than the
-// strokes estimates the local paper (gradients, shadows) and the image is divided by it;
-// threshold (Otsu, floored by the noise); connected components minus specks.
+// fit of the paper gives polarity and a rough mask; runs through the rough mask give the stroke
+// width and tell strokes from areas (paper seen against a desk is not light ink); a closing
+// wider than the strokes estimates the local paper (gradients, shadows) and the image is
+// divided by it; threshold (Otsu, floored by the noise); connected components minus specks.
 // Tested by tests/unit/test_vision.cpp (polarity, colours, gradients, noise, alpha, specks).
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -19,7 +21,7 @@ namespace scrawl::vision {
 namespace {
 
 constexpr int kWorkMaxSide = 1024;  // processing resolution cap: plenty for a 20 px result
-constexpr int kSampleSide = 160;    // grid for the paper fit and robust statistics
+constexpr int kSampleSide = 96;     // grid for the paper fit and robust statistics
 
 template <typename T>
 double quantile(std::vector<T> v, double q) {  // by value: nth_element reorders
@@ -31,27 +33,34 @@ double quantile(std::vector<T> v, double q) {  // by value: nth_element reorders
 
 int odd(double x) { return std::max(1, int(std::lround(x)) | 1); }
 
-// 8-bit input, whatever came in.
+// 8-bit grey, BGR or BGRA, whatever came in (grey + alpha becomes BGRA).
 cv::Mat depth_to_8u(const cv::Mat& image) {
   if (image.empty()) throw FormatError("empty image");
-  if (image.channels() != 1 && image.channels() != 3 && image.channels() != 4) {
+  if (image.channels() < 1 || image.channels() > 4) {
     throw FormatError("unsupported channel count " + std::to_string(image.channels()));
   }
+  cv::Mat out;
   switch (image.depth()) {
-    case CV_8U: return image;
-    case CV_16U: {
-      cv::Mat out;
+    case CV_8U:
+      out = image;
+      break;
+    case CV_16U:
       image.convertTo(out, CV_8U, 1.0 / 257.0);
-      return out;
-    }
+      break;
     case CV_32F:
-    case CV_64F: {  // floats are taken as [0, 1]
-      cv::Mat out;
+    case CV_64F:  // floats are taken as [0, 1]
       image.convertTo(out, CV_8U, 255.0);
-      return out;
-    }
-    default: throw FormatError("unsupported pixel depth");
+      break;
+    default:
+      throw FormatError("unsupported pixel depth");
   }
+  if (out.channels() == 2) {
+    cv::Mat ch[2];
+    cv::split(out, ch);
+    cv::Mat planes[4] = {ch[0], ch[0], ch[0], ch[1]};
+    cv::merge(planes, 4, out);
+  }
+  return out;
 }
 
 // Per-channel median of the pixels where mask is set.
@@ -116,9 +125,10 @@ cv::Mat alpha_composite(const cv::Mat& bgra) {
 
 // A robust quadratic fit of the paper over one grey channel, and what the residuals say.
 struct PaperFit {
-  std::array<double, 6> coef{};  // paper = c0 + c1 x + c2 y + c3 x^2 + c4 xy + c5 y^2, x,y in [-1,1]
-  double sigma = 1.0;            // paper noise, grey levels (robust)
-  double threshold = 6.0;        // a residual beyond this is ink
+  std::array<double, 6>
+      coef{};              // paper = c0 + c1 x + c2 y + c3 x^2 + c4 xy + c5 y^2, x,y in [-1,1]
+  double sigma = 1.0;      // paper noise, grey levels (robust)
+  double threshold = 6.0;  // a residual beyond this is ink
   bool dark_ink = true;
   double snr = 0.0;  // ink contrast / noise; 0 when no ink shows
 };
@@ -165,20 +175,24 @@ PaperFit paper_fit(const cv::Mat& grey8) {
     med = quantile(r, 0.5);
     for (size_t i = 0; i < n; ++i) dev[i] = std::abs(r[i] - med);
     fit.sigma = std::max(1.4826 * quantile(dev, 0.5), 1.0);
-    if (iter == 4) break;
-    // Least squares over the inliers (paper): normal equations, 6x6.
+    if (iter == 3) break;
+    // Least squares over the inliers (paper): normal equations, 6x6, upper triangle.
     cv::Matx66d ata = cv::Matx66d::zeros();
     cv::Vec6d atb = cv::Vec6d::all(0);
     size_t inliers = 0;
     for (size_t i = 0; i < n; ++i) {
       if (dev[i] > 2.5 * fit.sigma) continue;
       ++inliers;
+      const double* fi = f[i].data();
       for (int a = 0; a < 6; ++a) {
-        atb[a] += f[i][a] * v[i];
-        for (int b = 0; b < 6; ++b) ata(a, b) += f[i][a] * f[i][b];
+        atb[a] += fi[a] * v[i];
+        for (int b = a; b < 6; ++b) ata(a, b) += fi[a] * fi[b];
       }
     }
     if (inliers < 12) break;
+    for (int a = 0; a < 6; ++a) {
+      for (int b = 0; b < a; ++b) ata(a, b) = ata(b, a);
+    }
     cv::Vec6d sol;
     cv::solve(ata, atb, sol, cv::DECOMP_SVD);
     for (int k = 0; k < 6; ++k) fit.coef[k] = sol[k];
@@ -204,18 +218,18 @@ PaperFit paper_fit(const cv::Mat& grey8) {
   return fit;
 }
 
-cv::Mat paper_render(const PaperFit& fit, cv::Size size) {  // CV_32F
+// The fitted paper at every pixel, CV_32F. Per row the quadratic is a + b x + c3 x^2.
+cv::Mat paper_render(const PaperFit& fit, cv::Size size) {
+  const auto& c = fit.coef;
+  std::vector<float> xs(size_t(size.width));
+  for (int x = 0; x < size.width; ++x) xs[size_t(x)] = float(coord(x, size.width));
   cv::Mat p(size, CV_32F);
   for (int y = 0; y < size.height; ++y) {
-    float* row = p.ptr<float>(y);
     double yn = coord(y, size.height);
-    for (int x = 0; x < size.width; ++x) {
-      double b[6];
-      basis(coord(x, size.width), yn, b);
-      double s = 0;
-      for (int k = 0; k < 6; ++k) s += fit.coef[k] * b[k];
-      row[x] = float(s);
-    }
+    float a = float(c[0] + c[2] * yn + c[5] * yn * yn), b = float(c[1] + c[4] * yn);
+    float c3 = float(c[3]);
+    float* row = p.ptr<float>(y);
+    for (int x = 0; x < size.width; ++x) row[x] = a + xs[size_t(x)] * (b + c3 * xs[size_t(x)]);
   }
   return p;
 }
@@ -232,6 +246,97 @@ std::vector<float> grid_samples(const cv::Mat& img) {
     }
   }
   return out;
+}
+
+// What a binary mask's pieces look like, from the horizontal and vertical runs through each
+// pixel (linear time). Across a stroke of width w at any angle the shorter of the two runs is
+// w to 1.4 w; inside an area (paper seen against a desk, a shadow) both runs are long.
+struct MaskShape {
+  float stroke_width = 1.0f;   // contrast-weighted median shorter run over stroke pixels
+  double blob_fraction = 0.0;  // share of pixels whose runs are long both ways
+  int largest_extent = 0;      // the longest run: a lower bound on the largest piece's size
+};
+
+MaskShape mask_shape(const cv::Mat& mask, const cv::Mat& contrast, int long_side) {
+  MaskShape shape;
+  const int rows = mask.rows, cols = mask.cols;
+  cv::Mat run(mask.size(), CV_32S, cv::Scalar(0));  // horizontal run, then min with vertical
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* mk = mask.ptr<uint8_t>(y);
+    int* r = run.ptr<int>(y);
+    for (int x = 0; x < cols;) {
+      if (!mk[x]) {
+        ++x;
+        continue;
+      }
+      int e = x;
+      while (e < cols && mk[e]) ++e;
+      std::fill(r + x, r + e, e - x);
+      shape.largest_extent = std::max(shape.largest_extent, e - x);
+      x = e;
+    }
+  }
+  std::vector<int> start(size_t(cols), -1);  // the open vertical run in each column
+  for (int y = 0; y <= rows; ++y) {
+    const uint8_t* mk = y < rows ? mask.ptr<uint8_t>(y) : nullptr;
+    for (int x = 0; x < cols; ++x) {
+      bool on = mk && mk[x];
+      int& s0 = start[size_t(x)];
+      if (on && s0 < 0) s0 = y;
+      if (!on && s0 >= 0) {
+        for (int yy = s0; yy < y; ++yy) {
+          int& r = run.at<int>(yy, x);
+          r = std::min(r, y - s0);
+        }
+        shape.largest_extent = std::max(shape.largest_extent, y - s0);
+        s0 = -1;
+      }
+    }
+  }
+  // Weighted by contrast, so faint lines (ruled paper) and noise count far less than strokes.
+  const int blob_len = std::max(8, int(0.15 * long_side));
+  std::vector<double> weight(size_t(blob_len) + 1, 0.0);
+  size_t pixels = 0, blob = 0;
+  for (int y = 0; y < rows; ++y) {
+    const int* r = run.ptr<int>(y);
+    const float* c = contrast.ptr<float>(y);
+    for (int x = 0; x < cols; ++x) {
+      if (r[x] == 0) continue;
+      ++pixels;
+      if (r[x] > blob_len) {
+        ++blob;
+      } else {
+        weight[size_t(r[x])] += std::abs(c[x]);
+      }
+    }
+  }
+  shape.blob_fraction = pixels ? double(blob) / double(pixels) : 0.0;
+  double total = std::accumulate(weight.begin(), weight.end(), 0.0), acc = 0.0;
+  for (size_t len = 1; len < weight.size() && total > 0; ++len) {
+    acc += weight[len];
+    if (acc >= 0.5 * total) {
+      shape.stroke_width = float(0.9 * double(len));
+      break;
+    }
+  }
+  return shape;
+}
+
+// Quantile of a CV_32F image's values where mask is set, subsampled to at most ~64k values.
+double masked_quantile(const cv::Mat& img, const cv::Mat& mask, double q) {
+  int count = cv::countNonZero(mask);
+  if (count == 0) return 0.0;
+  int step = std::max(1, int(std::sqrt(count / 65536.0)) + (count > 65536 ? 1 : 0));
+  std::vector<float> v;
+  v.reserve(size_t(count / (step * step) + img.cols + 1));
+  for (int y = 0; y < img.rows; y += step) {
+    const float* row = img.ptr<float>(y);
+    const uint8_t* mk = mask.ptr<uint8_t>(y);
+    for (int x = 0; x < img.cols; x += step) {
+      if (mk[x]) v.push_back(row[x]);
+    }
+  }
+  return quantile(v, q);
 }
 
 [[noreturn]] void no_ink() { throw NoInkError("no ink found in the image"); }
@@ -267,22 +372,24 @@ InkMap ink_find(const cv::Mat& image) {
   } else {
     cv::cvtColor(img, grey8, cv::COLOR_BGR2GRAY);
     fit = paper_fit(grey8);
-    for (int c = 0; c < 3; ++c) {
-      cv::Mat channel;
-      cv::extractChannel(img, channel, c);
-      PaperFit cf = paper_fit(channel);
+    cv::Mat spread[3];
+    cv::split(img, spread);
+    bool coloured = cv::norm(spread[0], spread[1], cv::NORM_INF) > 8 ||
+                    cv::norm(spread[1], spread[2], cv::NORM_INF) > 8;
+    for (int c = 0; c < 3 && coloured; ++c) {
+      PaperFit cf = paper_fit(spread[c]);
       if (cf.snr > 1.15 * fit.snr) {
         fit = cf;
-        grey8 = channel;
+        grey8 = spread[c];
       }
     }
   }
 
-  // Polarity over every pixel (thin strokes can slip between the fit's samples).
-  cv::Mat grey, paper;
+  // Polarity over every pixel (thin strokes can slip between the fit's samples): the side with
+  // more contrast mass beyond the threshold is the ink...
+  cv::Mat grey, resid;
   grey8.convertTo(grey, CV_32F);
-  paper = paper_render(fit, grey.size());
-  cv::Mat resid = grey - paper;
+  resid = grey - paper_render(fit, grey.size());
   const float t = float(fit.threshold);
   double dark = 0, light = 0;
   for (int y = 0; y < resid.rows; ++y) {
@@ -294,56 +401,49 @@ InkMap ink_find(const cv::Mat& image) {
   }
   if (dark == 0 && light == 0) no_ink();
   m.light_ink = light > dark;
-  // From here on the ink is dark on light paper.
-  cv::Mat gd = grey, rough;
-  if (m.light_ink) {
-    gd = 255.0f - grey;
-    rough = resid > t;
-  } else {
-    rough = resid < -t;
-  }
-
-  // Stroke width from the rough mask: across a stroke of width w the distance to the paper
-  // rises to w/2, so the 90th percentile of the distances is about 0.45 w.
-  cv::Mat dist;
-  cv::distanceTransform(rough, dist, cv::DIST_L2, 3);
-  std::vector<float> d;
-  for (int y = 0; y < dist.rows; ++y) {
-    const float* row = dist.ptr<float>(y);
-    for (int x = 0; x < dist.cols; ++x) {
-      if (row[x] > 0) d.push_back(row[x]);
+  cv::Mat rough = m.light_ink ? cv::Mat(resid > t) : cv::Mat(resid < -t);
+  MaskShape shape = mask_shape(rough, resid, long_side);
+  // ...unless that side is a blob, not strokes (white paper filling less than half of a photo
+  // of a dark desk), and the other side holds strokes of a digit's size: then that is the ink.
+  if (shape.blob_fraction > 0.5 && std::min(dark, light) > 0) {
+    cv::Mat other = m.light_ink ? cv::Mat(resid < -t) : cv::Mat(resid > t);
+    MaskShape other_shape = mask_shape(other, resid, long_side);
+    if (other_shape.blob_fraction < 0.2 && other_shape.largest_extent >= 0.1 * long_side) {
+      m.light_ink = !m.light_ink;
+      rough = other;
+      shape = other_shape;
     }
   }
   m.stroke_width =
-      float(std::clamp(2.2 * quantile(d, 0.9), 1.0, std::max(1.0, long_side / 8.0)));
+      float(std::clamp(double(shape.stroke_width), 1.0, std::max(1.0, long_side / 8.0)));
+  resid.release();
+  // From here on the ink is dark on light paper.
+  cv::Mat gd8 = m.light_ink ? cv::Mat(255 - grey8) : grey8;
+  cv::Mat gd;
+  gd8.convertTo(gd, CV_32F);
+  grey.release();
 
   // Local paper: a closing wider than the strokes removes them and keeps gradients, shadows
-  // and large dark areas that are not strokes (the table beyond the paper's edge). Done at a
-  // reduced resolution when the kernel is large: the result is smooth anyway.
-  int k = std::min(odd(2.5 * m.stroke_width + 3), odd(long_side / 3.0));
-  k = std::max(k, 3);
-  int factor = std::max(1, k / 15);
-  cv::Mat small_gd;
-  if (factor > 1) {
-    cv::resize(gd, small_gd,
-               cv::Size(std::max(1, gd.cols / factor), std::max(1, gd.rows / factor)), 0, 0,
-               cv::INTER_AREA);
-  } else {
-    small_gd = gd;
-  }
-  int ks = std::max(3, odd(double(k) / factor));
-  cv::Mat bg;
-  cv::morphologyEx(small_gd, bg, cv::MORPH_CLOSE,
-                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(ks, ks)));
-  cv::GaussianBlur(bg, bg, cv::Size(0, 0), std::max(1.0, ks / 4.0));
-  if (factor > 1) cv::resize(bg, bg, gd.size(), 0, 0, cv::INTER_LINEAR);
+  // and large dark areas that are not strokes (a desk beyond the paper's edge). A closing keeps
+  // a straight edge exactly where it is, so it runs at full resolution (8-bit, separable rect)
+  // and its smoothed copy may only lower it: raised above a dark area near an edge, the
+  // background would turn that area's rim into ink.
+  int k = std::max(3, std::min(odd(2.5 * m.stroke_width + 3), odd(long_side / 3.0)));
+  cv::Mat closed8, closed, bg;
+  cv::morphologyEx(gd8, closed8, cv::MORPH_CLOSE,
+                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
+  closed8.convertTo(closed, CV_32F);
+  int soften = odd(k / 4.0);
+  cv::blur(closed, bg, cv::Size(soften, soften));  // soften the blocks (box: O(1) per pixel)
+  cv::min(bg, closed, bg);
   cv::max(bg, 1.0f, bg);
 
   // Ink strength s = 1 - (gd / bg) / (paper's ratio): ~0 on paper, ~1 on solid ink.
-  cv::Mat ratio = gd / bg;
-  std::vector<float> samples = grid_samples(ratio);
+  cv::Mat s = bg;  // computed in place: these images are large and short-lived
+  cv::divide(gd, bg, s);
+  std::vector<float> samples = grid_samples(s);
   double paper_ratio = std::max(quantile(samples, 0.5), 1e-3);
-  cv::Mat s = 1.0f - ratio / paper_ratio;
+  s.convertTo(s, CV_32F, -1.0 / paper_ratio, 1.0);
   samples = grid_samples(s);
   double s_med = quantile(samples, 0.5);
   for (float& x : samples) x = std::abs(x - float(s_med));
@@ -391,24 +491,13 @@ InkMap ink_find(const cv::Mat& image) {
 
   // Soft ink: from just above the noise to the typical stroke level, so edges stay grey (as
   // MNIST's anti-aliased strokes) and stroke cores saturate; kept only near kept components.
-  std::vector<float> ink_levels;
-  for (int y = 0; y < img.rows; ++y) {
-    const float* sv = s.ptr<float>(y);
-    const uint8_t* mk = m.mask.ptr<uint8_t>(y);
-    for (int x = 0; x < img.cols; ++x) {
-      if (mk[x]) ink_levels.push_back(sv[x]);
-    }
-  }
   double lo = std::min(std::max(2.5 * sigma_s, 0.05), 0.8 * thresh);
-  double hi = std::max(quantile(ink_levels, 0.75), lo + 0.1);
-  cv::Mat ink = (s - lo) / (hi - lo);
-  ink = cv::min(cv::max(ink, 0.0), 1.0);
-  int r = std::max(1, int(std::lround(0.5 * m.stroke_width)));
-  cv::Mat gate;
-  cv::dilate(m.mask, gate,
-             cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
-  m.ink = cv::Mat::zeros(img.size(), CV_32F);
-  ink.copyTo(m.ink, gate);
+  double hi = std::max(masked_quantile(s, m.mask, 0.75), lo + 0.1);
+  cv::Mat ink = s;
+  s.convertTo(ink, CV_32F, 1.0 / (hi - lo), -lo / (hi - lo));
+  cv::threshold(ink, ink, 1.0, 1.0, cv::THRESH_TRUNC);
+  cv::threshold(ink, ink, 0.0, 0.0, cv::THRESH_TOZERO);
+  m.ink = ink;  // specks are cut away per crop (piece_crop), which only looks near its ink
   return m;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -28,6 +29,14 @@ constexpr float kStroke = 2.0f;     // ...to about this, which is MNIST's usual 
 
 int odd(double x) { return std::max(1, int(std::lround(x)) | 1); }
 
+// CV_8U mask -> CV_8U mask, 255 within `radius` pixels of a set pixel: a dilation by a disc in
+// O(pixels) for any radius, via the distance transform.
+cv::Mat mask_grow(const cv::Mat& mask, int radius) {
+  cv::Mat dist;
+  cv::distanceTransform(mask == 0, dist, cv::DIST_L2, cv::DIST_MASK_3);
+  return dist <= float(radius) + 0.01f;
+}
+
 // Working-resolution rectangle -> input image pixels.
 Box box_to_image(const cv::Rect& r, const InkMap& m) {
   int x0 = int(std::floor(r.x / m.scale)), y0 = int(std::floor(r.y / m.scale));
@@ -40,51 +49,64 @@ Box box_to_image(const cv::Rect& r, const InkMap& m) {
   return Box{x0, y0, x1 - x0, y1 - y0};
 }
 
-// A soft ink patch (CV_32F) -> 28x28: longest side to 20 px keeping aspect, centre of mass at
-// (14, 14) by an integer shift (no resampling blur), kept inside the frame.
+// A soft ink patch (CV_32F) -> 28x28: the box of the clear ink (faint edge pixels would make
+// it jitter) scaled to 20 px on its longest side keeping aspect, soft edges spilling a little
+// beyond it; the centre of mass placed at (14, 14); everything kept inside the frame.
 std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) {
-  cv::Mat p = patch;
-  cv::Rect bb = cv::boundingRect(p > 0);
-  p = p(bb);
-  int longest = std::max(p.cols, p.rows);
+  constexpr double kClear = 0.2;  // ink at least this strong defines the box
+  cv::Mat p = patch(cv::boundingRect(patch > 0));
+  cv::Rect core = cv::boundingRect(p >= kClear);
+  if (core.empty()) core = cv::Rect(0, 0, p.cols, p.rows);
+  int longest = std::max(core.width, core.height);
   float stroke_out = stroke_width * kBoxSide / longest;
   if (stroke_out < kMinStroke) {
-    // Thin pen on a large drawing would shrink to a faint hairline: thicken first, by grey
-    // dilation (soft edges survive), then re-measure the box.
+    // Thin pen on a large drawing would shrink to a faint hairline: thicken it by grey dilation
+    // (soft edges survive), at a reduced scale when the pen is far too thin, then re-measure.
     int grow = odd(kStroke * longest / kBoxSide - stroke_width + 1);
+    if (grow > 7) {
+      double q = 7.0 / grow;
+      cv::resize(p, p,
+                 cv::Size(std::max(1, int(std::lround(p.cols * q))),
+                          std::max(1, int(std::lround(p.rows * q)))),
+                 0, 0, cv::INTER_AREA);
+      double peak;
+      cv::minMaxLoc(p, nullptr, &peak);
+      if (peak > 0) p /= peak;  // a hairline averages out faint; restore it
+      grow = 7;
+    }
     int pad = grow / 2;
     cv::Mat padded;
     cv::copyMakeBorder(p, padded, pad, pad, pad, pad, cv::BORDER_CONSTANT, 0);
-    cv::dilate(padded, padded,
-               cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(grow, grow)));
+    cv::dilate(padded, padded, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(grow, grow)));
     p = padded(cv::boundingRect(padded > 0));
-    longest = std::max(p.cols, p.rows);
+    core = cv::boundingRect(p >= kClear);
+    if (core.empty()) core = cv::Rect(0, 0, p.cols, p.rows);
+    longest = std::max(core.width, core.height);
   }
-  int w = std::clamp(int(std::lround(double(p.cols) * kBoxSide / longest)), 1, kBoxSide);
-  int h = std::clamp(int(std::lround(double(p.rows) * kBoxSide / longest)), 1, kBoxSide);
+  double f = double(kBoxSide) / longest;
+  int w = std::clamp(int(std::lround(p.cols * f)), 1, kSide);
+  int h = std::clamp(int(std::lround(p.rows * f)), 1, kSide);
   cv::Mat small;
-  cv::resize(p, small, cv::Size(w, h), 0, 0, longest > kBoxSide ? cv::INTER_AREA : cv::INTER_LINEAR);
+  cv::resize(p, small, cv::Size(w, h), 0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
   small = cv::max(small, 0.0);
   double peak;
   cv::minMaxLoc(small, nullptr, &peak);
   if (peak > 0 && peak < 1) small /= peak;  // strokes reach full ink, as in MNIST
 
-  // Sub-pixel shift (bilinear): the result then varies smoothly with the input, where an
-  // integer shift would jump a whole pixel on a rounding flip.
+  // Integer shift, as MNIST: a sub-pixel one would blur every digit a little (MNIST digits fed
+  // back in come out identical this way); rounding moves the centre by at most half a pixel.
   cv::Moments mo = cv::moments(small);
   double cx = mo.m00 > 0 ? mo.m10 / mo.m00 : (w - 1) / 2.0;
   double cy = mo.m00 > 0 ? mo.m01 / mo.m00 : (h - 1) / 2.0;
-  double ox = std::clamp(kCentre - cx, 0.0, double(kSide - w));
-  double oy = std::clamp(kCentre - cy, 0.0, double(kSide - h));
-  cv::Matx23d shift(1, 0, ox, 0, 1, oy);
-  cv::Mat placed;
-  cv::warpAffine(small, placed, shift, cv::Size(kSide, kSide), cv::INTER_LINEAR,
-                 cv::BORDER_CONSTANT, cv::Scalar(0));
+  int ox = std::clamp(int(std::lround(kCentre - cx)), 0, kSide - w);
+  int oy = std::clamp(int(std::lround(kCentre - cy)), 0, kSide - h);
 
   std::array<float, 784> out{};
-  for (int y = 0; y < kSide; ++y) {
-    const float* row = placed.ptr<float>(y);
-    for (int x = 0; x < kSide; ++x) out[size_t(y * kSide + x)] = std::clamp(row[x], 0.0f, 1.0f);
+  for (int y = 0; y < h; ++y) {
+    const float* row = small.ptr<float>(y);
+    for (int x = 0; x < w; ++x) {
+      out[size_t((y + oy) * kSide + x + ox)] = std::clamp(row[x], 0.0f, 1.0f);
+    }
   }
   return out;
 }
@@ -96,9 +118,9 @@ struct Group {
 };
 
 struct GroupView {
-  cv::Rect ext;   // the group's box grown by the soft-edge margin, clamped to the image
-  cv::Mat mask;   // CV_8U over ext: 255 on the group's components
-  cv::Mat ink;    // CV_32F over ext (a view into InkMap::ink)
+  cv::Rect ext;  // the group's box grown by the soft-edge margin, clamped to the image
+  cv::Mat mask;  // CV_8U over ext: 255 on the group's components
+  cv::Mat ink;   // CV_32F over ext (a view into InkMap::ink)
   int margin = 1;
 };
 
@@ -108,15 +130,15 @@ GroupView group_view(const InkMap& m, const Group& g) {
   v.ext = cv::Rect(g.box.x - v.margin, g.box.y - v.margin, g.box.width + 2 * v.margin,
                    g.box.height + 2 * v.margin) &
           cv::Rect(0, 0, m.ink.cols, m.ink.rows);
+  std::vector<uint8_t> member(size_t(*std::max_element(g.labels.begin(), g.labels.end())) + 1, 0);
+  for (int l : g.labels) member[size_t(l)] = 1;
   v.mask = cv::Mat::zeros(v.ext.size(), CV_8U);
   cv::Mat labels = m.labels(v.ext);
   for (int y = 0; y < v.ext.height; ++y) {
     const int* lab = labels.ptr<int>(y);
     uint8_t* out = v.mask.ptr<uint8_t>(y);
     for (int x = 0; x < v.ext.width; ++x) {
-      if (lab[x] && std::find(g.labels.begin(), g.labels.end(), lab[x]) != g.labels.end()) {
-        out[x] = 255;
-      }
+      if (size_t(lab[x]) < member.size() && member[size_t(lab[x])]) out[x] = 255;
     }
   }
   v.ink = m.ink(v.ext);
@@ -135,10 +157,7 @@ std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, int a, 
   cv::Rect ink_box = cv::boundingRect(piece);
 
   // The soft edges around the piece's pixels, not beyond the cut.
-  cv::Mat gate;
-  int r = v.margin - 1;
-  cv::dilate(piece, gate,
-             cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
+  cv::Mat gate = mask_grow(piece, v.margin - 1);
   cv::Mat keep = cv::Mat::zeros(v.mask.size(), CV_8U);
   gate(cols).copyTo(keep(cols));
   cv::Mat soft = cv::Mat::zeros(v.mask.size(), CV_32F);
@@ -199,13 +218,11 @@ std::vector<int> cut_candidates(const GroupView& v, const cv::Rect& box, int min
     if (left_up && right_up) cands.push_back((x + e) / 2);
     x = e + 1;
   }
-  std::sort(cands.begin(), cands.end(),
-            [&](int a, int b) { return p[size_t(a)] < p[size_t(b)]; });
+  std::sort(cands.begin(), cands.end(), [&](int a, int b) { return p[size_t(a)] < p[size_t(b)]; });
   std::vector<int> picked;
   for (int c : cands) {
-    bool near = std::any_of(picked.begin(), picked.end(), [&](int q) {
-      return std::abs(q - c) < std::max(2, min_w / 2);
-    });
+    bool near = std::any_of(picked.begin(), picked.end(),
+                            [&](int q) { return std::abs(q - c) < std::max(2, min_w / 2); });
     if (!near) picked.push_back(c);
     if (picked.size() == 8) break;
   }
@@ -279,11 +296,19 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
     return out;
   }
 
-  // With a classifier: every cut set (no cut included) of up to 4 cuts among the candidates;
-  // all distinct pieces go to the classifier in one batch; the best geometric mean of the
-  // confidences wins (within one count that is the best product).
-  const size_t n_max = std::min<size_t>(
-      {cands.size() + 1, 5, size_t(std::max(2.0, std::floor(W / (0.3 * H))))});
+  // With a classifier: the projection minima, plus columns on a grid, because some touching
+  // pairs meet where the projection peaks (two 0s side by side). Every cut set of up to 3 cuts
+  // (no cut included) is scored; all distinct pieces go to the classifier in one batch; the
+  // best geometric mean of the confidences wins (within one count that is the best product).
+  const int grid = std::max(2, int(std::lround(H / 8.0)));
+  for (int c = x0 + min_w; c <= x1 - min_w && cands.size() < 16; c += grid) {
+    bool near = std::any_of(cands.begin(), cands.end(),
+                            [&](int q) { return std::abs(q - c) < grid / 2 + 1; });
+    if (!near) cands.push_back(c);
+  }
+  std::sort(cands.begin(), cands.end());
+  const size_t n_max =
+      std::min<size_t>({cands.size() + 1, 4, size_t(std::max(2.0, std::floor(W / (0.3 * H))))});
   std::vector<std::vector<int>> cut_sets{{}};
   std::vector<int> current;
   std::function<void(size_t)> extend = [&](size_t from) {
@@ -380,18 +405,24 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
   std::vector<int> heights;
   for (const Group& g : groups) heights.push_back(g.box.height);
   const float median_h = float(median_of(heights));
+  // Too wide for one digit: wider than 1.2 digit heights, or, when there are other digits to
+  // compare with, than 1.75 of their typical width (catches touching narrow pairs).
+  auto wide_for_height = [&](const Group& g) {
+    return g.box.width > 1.2f * std::max(median_h, float(g.box.height));
+  };
   std::vector<int> normal_widths;
   for (const Group& g : groups) {
-    if (g.box.width <= 1.2f * std::max(median_h, float(g.box.height))) {
-      normal_widths.push_back(g.box.width);
-    }
+    if (!wide_for_height(g)) normal_widths.push_back(g.box.width);
   }
   const float typical_width =
       normal_widths.empty() ? 0.6f * median_h : float(median_of(normal_widths));
+  auto too_wide = [&](const Group& g) {
+    return wide_for_height(g) || (normal_widths.size() >= 2 && g.box.width > 1.75f * typical_width);
+  };
 
   std::vector<DigitCrop> out;
   for (const Group& g : groups) {
-    if (g.box.width > 1.2f * std::max(median_h, float(g.box.height))) {
+    if (too_wide(g)) {
       for (DigitCrop& c : group_split(m, g, typical_width, classify)) out.push_back(c);
     } else {
       GroupView v = group_view(m, g);
@@ -411,8 +442,6 @@ ReadMode read_mode_parse(const std::string& s) {
   throw FormatError("unknown mode '" + s + "': expected 'digit' or 'number'");
 }
 
-const char* read_mode_name(ReadMode mode) {
-  return mode == ReadMode::Number ? "number" : "digit";
-}
+const char* read_mode_name(ReadMode mode) { return mode == ReadMode::Number ? "number" : "digit"; }
 
 }  // namespace scrawl::vision

@@ -60,31 +60,35 @@ struct DigitCrop {
 // debugging; everything is at the working resolution (the input scaled so its longest side is at
 // most 1024 px), `scale` converts: working = input * scale.
 struct InkComponent {
-  cv::Rect box;    // working pixels
-  int area = 0;    // pixels in the mask
-  int label = 0;   // value in InkMap::labels
+  cv::Rect box;   // working pixels
+  int area = 0;   // pixels in the mask
+  int label = 0;  // value in InkMap::labels
 };
 
 struct InkMap {
-  cv::Mat ink;     // CV_32F, [0, 1], white ink on black, soft edges kept, specks and paper at 0
+  cv::Mat ink;     // CV_32F, [0, 1], white ink on black, soft edges kept, paper at 0 (specks
+                   // are still there: crops take only the ink near `mask`)
   cv::Mat mask;    // CV_8U, 255 where a kept component is
   cv::Mat labels;  // CV_32S, connected-component labels of the thresholded ink (specks included)
   std::vector<InkComponent> components;  // kept components (specks dropped), largest first
-  cv::Size image_size;  // the input's size
+  cv::Size image_size;                   // the input's size
   double scale = 1.0;
   float stroke_width = 1.0f;  // typical stroke width, working pixels
   bool light_ink = false;     // the input had light ink on dark paper
 };
 
 // Alpha composited onto paper; the grey channel with the best ink contrast chosen (handles
-// coloured ink on tinted paper); paper gradients and shadows divided out by a background
-// estimate; polarity found; thresholded; small specks dropped. Throws NoInkError when no ink
-// is left, FormatError for an empty image or a pixel type we do not read.
+// coloured ink on tinted paper); polarity found (the side that forms strokes, not areas); paper
+// gradients and shadows divided out by a background estimate (a closing wider than the strokes);
+// thresholded; small specks dropped. Throws NoInkError when no ink is left, FormatError for an
+// empty image or a pixel type we do not read. Accepts 8/16-bit or float ([0, 1]) grey, grey +
+// alpha, BGR, BGRA.
 InkMap ink_find(const cv::Mat& image);
 
-// One digit: the whole pipeline. Crop to the ink's bounding box, strokes thickened when they
-// would be thinner than MNIST's, longest side scaled to 20 px keeping aspect (INTER_AREA), placed
-// in 28x28 so the centre of mass is at (14, 14), as MNIST was made. Throws NoInkError.
+// One digit: the whole pipeline. Crop to the ink's bounding box (all kept components), strokes
+// thickened when they would be thinner than MNIST's, longest side scaled to 20 px keeping aspect
+// (INTER_AREA), placed in 28x28 by an integer shift so the centre of mass is within half a pixel
+// of (14, 14), as MNIST was made (MNIST digits fed back in come out unchanged). Throws NoInkError.
 DigitCrop digit_preprocess(const cv::Mat& image);
 
 // Given crops, returns one confidence in [0, 1] per crop (e.g. the classifier's max probability).
@@ -92,10 +96,12 @@ using Classifier = std::function<std::vector<float>(const std::vector<DigitCrop>
 
 // Number mode: the digits of a row, left to right, each preprocessed as digit_preprocess does.
 // Pieces of one digit are merged (components whose x-ranges overlap strongly), specks and marks
-// much shorter than the digits ignored. A group much wider than the median digit height is split
-// at vertical-projection minima: with `classify`, the cut (or no cut) with the best product of
-// confidences per digit (geometric mean, so cuts into different counts compare); without it, the
-// deepest minima near the widths the other digits suggest. Throws NoInkError.
+// much shorter than the digits ignored. A group wider than 1.2 digit heights (or 1.75 typical
+// digit widths) is split: with `classify`, every set of up to 3 cuts among the vertical-projection
+// minima and a grid of columns is scored in one classifier call, and the cut (or no cut) with the
+// best product of confidences per digit wins (geometric mean, so different counts compare);
+// without it, at the deepest projection minima near the widths the other digits suggest.
+// Throws NoInkError; std::invalid_argument when `classify` returns the wrong number of values.
 std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify = {});
 
 // ---- modes (shared by the CLI and the server) ----
@@ -103,6 +109,6 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
 enum class ReadMode { Digit, Number };
 
 ReadMode read_mode_parse(const std::string& s);  // "digit" | "number"; otherwise FormatError
-const char* read_mode_name(ReadMode mode);        // "digit" | "number"
+const char* read_mode_name(ReadMode mode);       // "digit" | "number"
 
 }  // namespace scrawl::vision

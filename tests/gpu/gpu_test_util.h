@@ -46,9 +46,9 @@ inline CudaExtensions& ext(Backend& be) {
 
 // In a TEST body: `SCRAWL_CUDA_OR_SKIP(be, "custom");` declares `be`, or skips the test with
 // "no CUDA device: <why>".
-#define SCRAWL_CUDA_OR_SKIP(var, algo)                                       \
-  std::string var##_why;                                                     \
-  auto var = ::scrawl::gpu_test::cuda_backend_or_reason(algo, &var##_why);   \
+#define SCRAWL_CUDA_OR_SKIP(var, algo)                                     \
+  std::string var##_why;                                                   \
+  auto var = ::scrawl::gpu_test::cuda_backend_or_reason(algo, &var##_why); \
   if (!var) GTEST_SKIP() << "no CUDA device: " << var##_why
 
 inline std::vector<float> random_vector(size_t n, uint64_t seed, float lo = -1.0f,

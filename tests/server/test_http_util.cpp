@@ -34,7 +34,9 @@ TEST(Accept, JsonOnlyWhenPreferred) {
   EXPECT_FALSE(accept_prefers_json(
       "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"));
   EXPECT_FALSE(accept_prefers_json("application/json;q=0, */*"));
-  EXPECT_FALSE(accept_prefers_json("text/html, application/json"));  // a tie goes to HTML
+  EXPECT_FALSE(accept_prefers_json("text/html, application/json"));       // a tie goes to HTML
+  EXPECT_TRUE(accept_prefers_json("application/json, text/plain, */*"));  // axios' default
+  EXPECT_FALSE(accept_prefers_json("text/html, */*"));
 }
 
 TEST(Query, DecodesPairs) {
@@ -71,12 +73,15 @@ const std::string kB = "XyZ123";
 
 TEST(Multipart, ParsesFieldsFilesAndBinary) {
   std::string bin("\x00\x01\r\n--XyZ12\xff", 12);
-  std::string body = "preamble\r\n--XyZ123\r\n"
-                     "Content-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
-                     "--XyZ123\r\n"
-                     "Content-Disposition: form-data; name=\"image\"; filename=\"a \\\"b\\\".png\"\r\n"
-                     "Content-Type: Image/PNG\r\n\r\n" + bin + "\r\n"
-                     "--XyZ123--\r\nepilogue";
+  std::string body =
+      "preamble\r\n--XyZ123\r\n"
+      "Content-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+      "--XyZ123\r\n"
+      "Content-Disposition: form-data; name=\"image\"; filename=\"a \\\"b\\\".png\"\r\n"
+      "Content-Type: Image/PNG\r\n\r\n" +
+      bin +
+      "\r\n"
+      "--XyZ123--\r\nepilogue";
   auto parts = multipart_parse(body, kB, 10);
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(parts[0].name, "note");
@@ -88,7 +93,9 @@ TEST(Multipart, ParsesFieldsFilesAndBinary) {
 }
 
 TEST(Multipart, EmptyPartAndNoHeaders) {
-  std::string body = "--XyZ123\r\n\r\n\r\n--XyZ123\r\nContent-Disposition: form-data; name=\"image\"; filename=\"\"\r\n\r\n\r\n--XyZ123--";
+  std::string body =
+      "--XyZ123\r\n\r\n\r\n--XyZ123\r\nContent-Disposition: form-data; name=\"image\"; "
+      "filename=\"\"\r\n\r\n\r\n--XyZ123--";
   auto parts = multipart_parse(body, kB, 10);
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_EQ(parts[0].name, "");
@@ -97,12 +104,12 @@ TEST(Multipart, EmptyPartAndNoHeaders) {
 
 TEST(Multipart, RefusesMalformedBodies) {
   const std::vector<std::string> bad = {
-      "",                                                             // nothing
-      "no boundary at all",                                           // no delimiter
+      "",                    // nothing
+      "no boundary at all",  // no delimiter
       "--XyZ123\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
-      "--XyZ123\r\nContent-Disposition: form-data; name=\"a\"",      // headers not terminated
-      "--XyZ123junk\r\n\r\nx\r\n--XyZ123--",                          // delimiter not followed by CRLF
-      "--XyZ123\r\nbroken header line\r\n\r\nx\r\n--XyZ123--",        // header without colon
+      "--XyZ123\r\nContent-Disposition: form-data; name=\"a\"",  // headers not terminated
+      "--XyZ123junk\r\n\r\nx\r\n--XyZ123--",                     // delimiter not followed by CRLF
+      "--XyZ123\r\nbroken header line\r\n\r\nx\r\n--XyZ123--",   // header without colon
       "--XyZ123\r\nContent-Disposition: attachment\r\n\r\nx\r\n--XyZ123--",  // not form-data
   };
   for (const std::string& b : bad) {
@@ -118,7 +125,8 @@ TEST(Multipart, RefusesMalformedBodies) {
 
 TEST(Multipart, CapsThePartCount) {
   std::string body;
-  for (int i = 0; i < 5; ++i) body += "--XyZ123\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nx\r\n";
+  for (int i = 0; i < 5; ++i)
+    body += "--XyZ123\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nx\r\n";
   body += "--XyZ123--";
   EXPECT_EQ(multipart_parse(body, kB, 5).size(), 5u);
   try {
@@ -142,7 +150,8 @@ TEST(ErrorResponse, HasTheContractShape) {
 }
 
 TEST(HtmlEscape, EscapesMarkup) {
-  EXPECT_EQ(html_escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+  EXPECT_EQ(html_escape("<a href=\"x\">&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
 }
 
 }  // namespace

@@ -24,7 +24,8 @@ json request(const json& shape, const std::string& dtype, const json& data) {
   return {{"inputs", {{{"name", "input"}, {"shape", shape}, {"datatype", dtype}, {"data", data}}}}};
 }
 
-unsigned status_of(const std::string& body, std::optional<size_t> hl = std::nullopt, int max_n = 16) {
+unsigned status_of(const std::string& body, std::optional<size_t> hl = std::nullopt,
+                   int max_n = 16) {
   try {
     v2_request_parse(body, hl, max_n);
     return 200;
@@ -51,8 +52,8 @@ TEST(KServe, NestedData) {
     for (int x = 0; x < 28; ++x) row.push_back(y == x ? 1.0 : 0.0);
     img.push_back(row);
   }
-  V2Request r = v2_request_parse(request({1, 1, 28, 28}, "FP32", json::array({json::array({img})})).dump(),
-                                 std::nullopt, 16);
+  V2Request r = v2_request_parse(
+      request({1, 1, 28, 28}, "FP32", json::array({json::array({img})})).dump(), std::nullopt, 16);
   EXPECT_FLOAT_EQ(r.x[0], 1.0f);
   EXPECT_FLOAT_EQ(r.x[29], 1.0f);
   EXPECT_FLOAT_EQ(r.x[1], 0.0f);
@@ -83,8 +84,11 @@ TEST(KServe, IdParametersAndOutputs) {
 TEST(KServe, TritonBinaryExtension) {
   std::vector<float> x(3 * 784);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) / 97.0f;
-  json j = {{"inputs", {{{"name", "input"}, {"shape", {3, 1, 28, 28}}, {"datatype", "FP32"},
-                         {"parameters", {{"binary_data_size", x.size() * 4}}}}}},
+  json j = {{"inputs",
+             {{{"name", "input"},
+               {"shape", {3, 1, 28, 28}},
+               {"datatype", "FP32"},
+               {"parameters", {{"binary_data_size", x.size() * 4}}}}}},
             {"outputs", {{{"name", "probabilities"}, {"parameters", {{"binary_data", true}}}}}}};
   const std::string head = j.dump();
   std::string body = head + std::string(reinterpret_cast<const char*>(x.data()), x.size() * 4);
@@ -100,14 +104,19 @@ TEST(KServe, TritonBinaryExtension) {
   // NaN in binary data.
   std::vector<float> nan = x;
   nan[7] = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_EQ(status_of(head + std::string(reinterpret_cast<const char*>(nan.data()), nan.size() * 4), head.size()), 400u);
+  EXPECT_EQ(status_of(head + std::string(reinterpret_cast<const char*>(nan.data()), nan.size() * 4),
+                      head.size()),
+            400u);
 }
 
 TEST(KServe, Uint8Binary) {
   std::string bytes(784, '\0');
   bytes[10] = static_cast<char>(255);
-  json j = {{"inputs", {{{"name", "x"}, {"shape", {1, 28, 28}}, {"datatype", "UINT8"},
-                         {"parameters", {{"binary_data_size", 784}}}}}}};
+  json j = {{"inputs",
+             {{{"name", "x"},
+               {"shape", {1, 28, 28}},
+               {"datatype", "UINT8"},
+               {"parameters", {{"binary_data_size", 784}}}}}}};
   const std::string head = j.dump();
   V2Request r = v2_request_parse(head + bytes, head.size(), 16);
   EXPECT_FLOAT_EQ(r.x[10], 1.0f);

@@ -68,8 +68,10 @@ class FakeEngine : public server::InferenceEngine {
     }
     if (delay_.count()) std::this_thread::sleep_for(delay_);
     if (fail_) throw Error("the fake engine fails on purpose");
+    // digit_ < 0: no idea at all, every class 0.1.
     for (int i = 0; i < n; ++i)
-      for (int c = 0; c < 10; ++c) probs[i * 10 + c] = c == digit_ ? 0.91f : 0.01f;
+      for (int c = 0; c < 10; ++c)
+        probs[i * 10 + c] = digit_ < 0 ? 0.1f : (c == digit_ ? 0.91f : 0.01f);
     (void)x;
   }
   std::string device() const override { return "cpu"; }
@@ -270,18 +272,67 @@ inline void digit_draw(cv::Mat& img, int d, cv::Point off, int thick = 9) {
     cv::ellipse(img, c + off, axes, 0, 0, 360, ink, thick, cv::LINE_AA);
   };
   switch (d) {
-    case 0: ellipse({50, 60}, {24, 40}); break;
-    case 1: line({{44, 24}, {54, 15}, {54, 105}}); break;
-    case 2: line({{26, 38}, {32, 22}, {48, 14}, {64, 18}, {72, 32}, {68, 50}, {50, 70}, {26, 100}, {80, 100}}); break;
-    case 3: line({{26, 24}, {46, 14}, {66, 20}, {70, 36}, {58, 52}, {44, 56}});
-            line({{44, 56}, {64, 62}, {74, 80}, {66, 98}, {46, 106}, {24, 98}}); break;
-    case 4: line({{58, 14}, {22, 74}, {80, 74}}); line({{62, 40}, {62, 108}}); break;
-    case 5: line({{72, 16}, {34, 16}, {30, 54}, {50, 48}, {68, 56}, {74, 78}, {64, 100}, {42, 106}, {24, 98}}); break;
-    case 6: line({{66, 14}, {46, 30}, {32, 58}, {30, 86}, {42, 104}, {62, 104}, {72, 88}, {68, 70}, {50, 62}, {34, 72}}); break;
-    case 7: line({{22, 18}, {78, 18}, {46, 108}}); break;
-    case 8: ellipse({50, 36}, {19, 21}); ellipse({50, 82}, {23, 24}); break;
-    case 9: ellipse({48, 40}, {22, 23}); line({{70, 40}, {66, 108}}); break;
-    default: break;
+    case 0:
+      ellipse({50, 60}, {24, 40});
+      break;
+    case 1:
+      line({{44, 24}, {54, 15}, {54, 105}});
+      break;
+    case 2:
+      line({{26, 38},
+            {32, 22},
+            {48, 14},
+            {64, 18},
+            {72, 32},
+            {68, 50},
+            {50, 70},
+            {26, 100},
+            {80, 100}});
+      break;
+    case 3:
+      line({{26, 24}, {46, 14}, {66, 20}, {70, 36}, {58, 52}, {44, 56}});
+      line({{44, 56}, {64, 62}, {74, 80}, {66, 98}, {46, 106}, {24, 98}});
+      break;
+    case 4:
+      line({{58, 14}, {22, 74}, {80, 74}});
+      line({{62, 40}, {62, 108}});
+      break;
+    case 5:
+      line({{72, 16},
+            {34, 16},
+            {30, 54},
+            {50, 48},
+            {68, 56},
+            {74, 78},
+            {64, 100},
+            {42, 106},
+            {24, 98}});
+      break;
+    case 6:
+      line({{66, 14},
+            {46, 30},
+            {32, 58},
+            {30, 86},
+            {42, 104},
+            {62, 104},
+            {72, 88},
+            {68, 70},
+            {50, 62},
+            {34, 72}});
+      break;
+    case 7:
+      line({{22, 18}, {78, 18}, {46, 108}});
+      break;
+    case 8:
+      ellipse({50, 36}, {19, 21});
+      ellipse({50, 82}, {23, 24});
+      break;
+    case 9:
+      ellipse({48, 40}, {22, 23});
+      line({{70, 40}, {66, 108}});
+      break;
+    default:
+      break;
   }
 }
 

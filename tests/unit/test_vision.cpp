@@ -101,8 +101,26 @@ double correlation(const Pixels& a, const Pixels& b) {
   return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0.0;
 }
 
+// The same, allowing one pixel of placement either way: crops are placed by an integer shift
+// (as MNIST), so the same digit under different noise may land one pixel apart.
+double similarity(const Pixels& a, const Pixels& b) {
+  double best = -1;
+  for (int dy = -1; dy <= 1; ++dy) {
+    for (int dx = -1; dx <= 1; ++dx) {
+      Pixels s{};
+      for (int y = std::max(0, -dy); y < std::min(28, 28 - dy); ++y) {
+        for (int x = std::max(0, -dx); x < std::min(28, 28 - dx); ++x) {
+          s[size_t((y + dy) * 28 + x + dx)] = a[size_t(y * 28 + x)];
+        }
+      }
+      best = std::max(best, correlation(s, b));
+    }
+  }
+  return best;
+}
+
 struct Geometry {
-  int box_w = 0, box_h = 0;  // of pixels above 0.1
+  int box_w = 0, box_h = 0;  // of pixels above 0.25
   double cx = 0, cy = 0;     // centre of mass, pixel indices
   double max = 0, mean = 0, border_max = 0;
 };
@@ -119,7 +137,7 @@ Geometry geometry(const Pixels& p) {
       my += v * y;
       g.max = std::max(g.max, double(v));
       if (x == 0 || y == 0 || x == 27 || y == 27) g.border_max = std::max(g.border_max, double(v));
-      if (v > 0.1f) {
+      if (v > 0.25f) {
         x0 = std::min(x0, x);
         x1 = std::max(x1, x);
         y0 = std::min(y0, y);
@@ -142,9 +160,9 @@ void expect_mnist_like(const Pixels& p, const std::string& what) {
   EXPECT_LT(g.mean, 0.35) << "the background should be black (polarity)";
   EXPECT_LT(g.border_max, 0.05) << "the frame should be empty";
   EXPECT_GE(std::max(g.box_w, g.box_h), 18);
-  EXPECT_LE(std::max(g.box_w, g.box_h), 21);  // 20, plus a sub-pixel shift's spill
-  EXPECT_NEAR(g.cx, 14.0, 0.5);
-  EXPECT_NEAR(g.cy, 14.0, 0.5);
+  EXPECT_LE(std::max(g.box_w, g.box_h), 21);
+  EXPECT_NEAR(g.cx, 14.0, 0.75);
+  EXPECT_NEAR(g.cy, 14.0, 0.75);
 }
 
 cv::Mat mnist_to_image(const Pixels& p) {
@@ -185,33 +203,43 @@ TEST(VisionDigit, SameDigitUnderManyConditions) {
   std::vector<uint8_t> jpeg;
   cv::imencode(".jpg", photo_lit(grey), jpeg, {cv::IMWRITE_JPEG_QUALITY, 60});
 
+  // A hard-edged shadow over the right part, and the paper lying on a dark desk that fills
+  // more of the photo than the paper does.
+  cv::Mat shadow = grey.clone();
+  shadow.colRange(110, 200) *= 0.55;
+  cv::Mat desk(300, 300, CV_8U, cv::Scalar(40));
+  grey.copyTo(desk(cv::Rect(50, 50, 200, 200)));
+
   struct Case {
     std::string name;
     cv::Mat image;
+    double min_similarity = 0.97;
   } cases[] = {
       {"BGR black on white", grey_bgr},
       {"white on black", inverted},
       {"blue ink on yellow paper", colourise(grey, {170, 60, 20}, {140, 225, 240})},
       {"green ink on red paper (same luminance)", colourise(grey, {0, 150, 0}, {0, 0, 255})},
       {"white chalk on a green board", colourise(grey, {235, 240, 235}, {40, 80, 30})},
-      {"gradient and shadow", photo_lit(grey)},
+      {"gradient and soft shadow", photo_lit(grey)},
+      {"hard shadow", shadow},
+      {"paper on a dark desk", desk},
       {"gaussian noise sigma 25", noisy(grey, 25, 7)},
       {"BGRA, ink only in alpha", bgra},
       {"BGRA, white ink on transparent", bgra_white},
-      {"small and off-centre", small},
-      {"JPEG photo", image_decode(jpeg.data(), jpeg.size())},
+      {"small and off-centre (rendered at another size)", small, 0.9},
+      {"JPEG photo", image_decode(jpeg.data(), jpeg.size()), 0.9},
   };
   for (const Case& c : cases) {
     Pixels p = digit_preprocess(c.image).pixels;
     expect_mnist_like(p, c.name);
-    EXPECT_GT(correlation(p, clean), 0.9) << c.name;
+    EXPECT_GT(similarity(p, clean), c.min_similarity) << c.name;
   }
 }
 
 TEST(VisionDigit, MnistStyleInputIsAFixedPoint) {
   Pixels once = digit_preprocess(digit_grey()).pixels;
   Pixels twice = digit_preprocess(mnist_to_image(once)).pixels;
-  EXPECT_GT(correlation(once, twice), 0.95);
+  EXPECT_GT(correlation(once, twice), 0.98);
   expect_mnist_like(twice, "re-fed");
 }
 
@@ -223,7 +251,7 @@ TEST(VisionDigit, ThinPenIsThickenedToMnistStrokes) {
   int strong = 0;
   for (float v : p) strong += v > 0.5f;
   EXPECT_GT(strong, 40) << "strokes should be solid, not a faint hairline";
-  EXPECT_GT(correlation(p, digit_preprocess(digit_grey()).pixels), 0.75);
+  EXPECT_GT(similarity(p, digit_preprocess(digit_grey()).pixels), 0.75);
 }
 
 TEST(VisionDigit, BrokenStrokeAndSpecksKeepTheDigit) {
@@ -236,7 +264,7 @@ TEST(VisionDigit, BrokenStrokeAndSpecksKeepTheDigit) {
   cv::circle(broken, {20, 170}, 1, cv::Scalar(0), cv::FILLED);
   DigitCrop c = digit_preprocess(broken);
   expect_mnist_like(c.pixels, "broken with specks");
-  EXPECT_GT(correlation(c.pixels, clean), 0.85);
+  EXPECT_GT(similarity(c.pixels, clean), 0.85);
   EXPECT_GT(c.box.x, 30) << "specks must not stretch the box";
   EXPECT_LT(c.box.y + c.box.h, 170);
 }
@@ -312,7 +340,7 @@ TEST(VisionNumber, DigitsLeftToRight) {
     }
     EXPECT_NEAR(crops[i].box.x + crops[i].box.w / 2.0, centres[i], 8);
     expect_mnist_like(crops[i].pixels, "digit of 2024");
-    EXPECT_GT(correlation(crops[i].pixels, reference(digits.substr(i, 1))), 0.9);
+    EXPECT_GT(similarity(crops[i].pixels, reference(digits.substr(i, 1))), 0.9);
   }
 }
 
@@ -329,8 +357,8 @@ TEST(VisionNumber, PiecesOfOneDigitStayTogetherAndSpecksAreIgnored) {
   cv::circle(img, {110, 120}, 6, cv::Scalar(0), cv::FILLED);  // a dot, not a digit
   std::vector<DigitCrop> crops = number_segment(img);
   ASSERT_EQ(crops.size(), 4u);
-  EXPECT_GT(correlation(crops[0].pixels, reference("2")), 0.8);
-  EXPECT_GT(correlation(crops[3].pixels, reference("4")), 0.8);
+  EXPECT_GT(similarity(crops[0].pixels, reference("2")), 0.8);
+  EXPECT_GT(similarity(crops[3].pixels, reference("4")), 0.8);
 }
 
 TEST(VisionNumber, SevenWithSeparateBarIsOneDigit) {
@@ -347,40 +375,47 @@ TEST(VisionNumber, SevenWithSeparateBarIsOneDigit) {
   EXPECT_GT(crops[1].box.x, 200);
 }
 
-// "4" and "7" drawn so close that their strokes touch; *junction_x is where they meet.
+// "5" and "7" drawn so close that their top bars touch, as in hurried handwriting. The 7 moves
+// left until the two are one connected component; *junction_x is where the bars meet.
 cv::Mat touching_pair(int* junction_x) {
-  cv::Mat img(160, 220, CV_8U, cv::Scalar(255));
-  cv::Mat four = text_draw("4", {120, 160}, {60, 80}, 3.0, 9);
+  cv::Mat five = text_draw("5", {120, 160}, {60, 80}, 3.0, 9);
   cv::Mat seven = text_draw("7", {120, 160}, {60, 80}, 3.0, 9);
-  cv::Rect r4 = cv::boundingRect(four < 250), r7 = cv::boundingRect(seven < 250);
-  int x7 = 20 + r4.width - 6;  // the 7 overlaps the 4's right edge by 6 px
-  cv::Mat a = img(cv::Rect(20, r4.y, r4.width, r4.height));
-  cv::Mat b = img(cv::Rect(x7, r7.y, r7.width, r7.height));
-  cv::min(a, four(r4), a);
-  cv::min(b, seven(r7), b);
-  *junction_x = 20 + r4.width - 3;
-  return img;
+  cv::Rect r5 = cv::boundingRect(five < 250), r7 = cv::boundingRect(seven < 250);
+  for (int overlap = 0; overlap < 20; ++overlap) {
+    cv::Mat img(160, 220, CV_8U, cv::Scalar(255));
+    int x7 = 20 + r5.width - overlap;
+    cv::Mat a = img(cv::Rect(20, r5.y, r5.width, r5.height));
+    cv::Mat b = img(cv::Rect(x7, r7.y, r7.width, r7.height));
+    cv::min(a, five(r5), a);
+    cv::min(b, seven(r7), b);
+    cv::Mat labels;
+    if (cv::connectedComponents(img < 128, labels) == 2) {
+      *junction_x = x7;
+      return img;
+    }
+  }
+  ADD_FAILURE() << "fixture: the digits never touch";
+  return {};
 }
 
 TEST(VisionNumber, TouchingDigitsAreSplit) {
   int junction = 0;
   cv::Mat img = touching_pair(&junction);
-  cv::Mat labels;
-  ASSERT_EQ(cv::connectedComponents(img < 128, labels), 2) << "fixture: the digits must touch";
+  ASSERT_FALSE(img.empty());
 
   std::vector<DigitCrop> plain = number_segment(img);  // no classifier: projection minima
   ASSERT_EQ(plain.size(), 2u);
   EXPECT_NEAR(plain[0].box.x + plain[0].box.w, junction, 12);
 
   // A template classifier: confidence = similarity to the lone digits.
-  std::vector<Pixels> refs = {reference("4"), reference("7")};
+  std::vector<Pixels> refs = {reference("5"), reference("7")};
   int calls = 0;
   Classifier templates = [&](const std::vector<DigitCrop>& crops) {
     ++calls;
     std::vector<float> out;
     for (const DigitCrop& c : crops) {
       double best = 0;
-      for (const Pixels& r : refs) best = std::max(best, correlation(c.pixels, r));
+      for (const Pixels& r : refs) best = std::max(best, similarity(c.pixels, r));
       out.push_back(float(std::max(best, 0.0)));
     }
     return out;
@@ -388,8 +423,8 @@ TEST(VisionNumber, TouchingDigitsAreSplit) {
   std::vector<DigitCrop> judged = number_segment(img, templates);
   EXPECT_EQ(calls, 1) << "all candidates go to the classifier in one batch";
   ASSERT_EQ(judged.size(), 2u);
-  EXPECT_GT(correlation(judged[0].pixels, refs[0]), 0.85);
-  EXPECT_GT(correlation(judged[1].pixels, refs[1]), 0.85);
+  EXPECT_GT(similarity(judged[0].pixels, refs[0]), 0.85);
+  EXPECT_GT(similarity(judged[1].pixels, refs[1]), 0.85);
   EXPECT_LT(judged[0].box.x, judged[1].box.x);
 
   // A classifier that is sure the whole thing is one digit vetoes the split.
@@ -402,6 +437,28 @@ TEST(VisionNumber, TouchingDigitsAreSplit) {
 
   Classifier broken = [](const std::vector<DigitCrop>&) { return std::vector<float>{0.5f}; };
   EXPECT_THROW(number_segment(img, broken), std::invalid_argument);
+}
+
+TEST(VisionNumber, ClassifierFindsCutsWhereTheProjectionPeaks) {
+  // Two rings side by side: the only right cut is where they meet, which is where the vertical
+  // projection is highest. The classifier is offered cuts there too.
+  cv::Mat img(160, 240, CV_8U, cv::Scalar(255));
+  cv::ellipse(img, {70, 80}, {32, 50}, 0, 0, 360, cv::Scalar(0), 9, cv::LINE_AA);
+  cv::ellipse(img, {140, 80}, {32, 50}, 0, 0, 360, cv::Scalar(0), 9, cv::LINE_AA);
+  cv::Mat lone(160, 120, CV_8U, cv::Scalar(255));
+  cv::ellipse(lone, {60, 80}, {32, 50}, 0, 0, 360, cv::Scalar(0), 9, cv::LINE_AA);
+  Pixels ring = digit_preprocess(lone).pixels;
+  Classifier zero = [&](const std::vector<DigitCrop>& crops) {
+    std::vector<float> out;
+    for (const DigitCrop& c : crops)
+      out.push_back(float(std::max(0.0, similarity(c.pixels, ring))));
+    return out;
+  };
+  std::vector<DigitCrop> crops = number_segment(img, zero);
+  ASSERT_EQ(crops.size(), 2u);
+  for (const DigitCrop& c : crops) EXPECT_GT(similarity(c.pixels, ring), 0.9);
+  EXPECT_NEAR(crops[0].box.x + crops[0].box.w, 106, 8);
+  EXPECT_NEAR(crops[1].box.x, 104, 8);
 }
 
 TEST(VisionNumber, ModeParsing) {
@@ -440,10 +497,9 @@ std::vector<uint8_t> png_chunk(const char* type, const std::vector<uint8_t>& dat
 
 // A big-endian TIFF block holding one IFD entry: Orientation (0x0112, SHORT) = `orientation`.
 std::vector<uint8_t> tiff_orientation(int orientation) {
-  return {'M', 'M', 0, 42, 0, 0, 0, 8,  // header, IFD at 8
-          0, 1,                          // one entry
-          0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, uint8_t(orientation), 0, 0,
-          0, 0, 0, 0};  // no next IFD
+  return {'M',  'M',  0, 42, 0, 0, 0, 8,  // header, IFD at 8
+          0,    1,                        // one entry
+          0x01, 0x12, 0, 3,  0, 0, 0, 1, 0, uint8_t(orientation), 0, 0, 0, 0, 0, 0};  // no next IFD
 }
 
 // cv::imencode's JPEG with an APP1 EXIF segment inserted right after SOI.

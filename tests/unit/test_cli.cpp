@@ -1,0 +1,82 @@
+// The `scrawl` binary as a user meets it: --help on every subcommand, clear errors with a
+// non-zero exit for bad flags and files, and predict's exit codes and JSON lines.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct CliRun {
+  int code;
+  std::string out;
+};
+
+CliRun run(const std::string& args) {
+  const std::string cmd = std::string(SCRAWL_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+const std::string kSrc = SCRAWL_SOURCE_DIR;
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"train", "eval", "predict", "bench"}) {
+    const CliRun r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_NE(r.out.find("--"), std::string::npos) << sub;
+  }
+  EXPECT_NE(run("").code, 0);
+  EXPECT_NE(run("frobnicate").code, 0);
+}
+
+TEST(Cli, TrainRefusesBadInputsClearly) {
+  CliRun r = run("train --data /nonexistent --arch " + kSrc + "/models/seed.json --out /tmp/x.scrawl --device cpu");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("fetch_mnist.sh"), std::string::npos) << r.out;
+  r = run("train --data /nonexistent --arch /nonexistent.json --out /tmp/x.scrawl");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("cannot open architecture file"), std::string::npos) << r.out;
+  r = run("train --data /tmp --arch " + kSrc + "/models/seed.json --out /tmp/x.scrawl --device tpu");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("unknown device"), std::string::npos) << r.out;
+  EXPECT_NE(run("train --arch a.json").code, 0);  // --data and --out are required
+}
+
+TEST(Cli, PredictAnswersEachFileAndSetsTheExitCode) {
+  const std::string model = kSrc + "/models/default.scrawl";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "no shipped model yet";
+  const std::string seven = kSrc + "/tests/fixtures/seven.png";
+  CliRun r = run("predict --json --device cpu " + seven);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto line = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  EXPECT_EQ(line["digit"], 7) << r.out;
+  EXPECT_EQ(line["probabilities"].size(), 10u);
+  EXPECT_EQ(line["number"], "7");
+  // A file that is not an image: its own JSON error line, the other file still answered, exit 2.
+  r = run("predict --json --device cpu " + seven + " " + kSrc + "/models/seed.json /nonexistent.png");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n') >= 3, true) << r.out;
+  EXPECT_NE(r.out.find("\"error\""), std::string::npos);
+  EXPECT_NE(r.out.find("\"digit\":7"), std::string::npos) << r.out;
+  // A corrupted model is refused with a message, not a crash.
+  const std::string bad = (std::filesystem::temp_directory_path() / "scrawl-cli-bad.scrawl").string();
+  std::ofstream(bad) << "SCRAWLMF garbage";
+  r = run("predict --model " + bad + " " + seven);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("truncated"), std::string::npos) << r.out;
+  std::filesystem::remove(bad);
+}
+
+}  // namespace

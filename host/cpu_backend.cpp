@@ -102,6 +102,17 @@ class CpuBackend final : public HostMemoryBackend {
 
   void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* b,
                       float* y) override {
+    conv_forward(d, x, w, b, y, false);
+  }
+
+  // The ReLU is applied to each image's output while it is still in cache.
+  void conv2d_forward_relu(const Conv2dDims& d, const float* x, const float* w, const float* b,
+                           float* y) override {
+    conv_forward(d, x, w, b, y, true);
+  }
+
+  void conv_forward(const Conv2dDims& d, const float* x, const float* w, const float* b, float* y,
+                    bool relu) {
     const int p = d.out_h() * d.out_w(), crs = d.c * d.r * d.s;
     const size_t x_step = static_cast<size_t>(d.c) * d.h * d.w, y_step = size_t(d.k) * p;
 #pragma omp parallel for num_threads(threads_) schedule(static)
@@ -111,14 +122,18 @@ class CpuBackend final : public HostMemoryBackend {
       float* yn = y + n * y_step;
       if (crs <= kSmallCrs) {
         conv_small_crs(d.k, crs, p, w, b, col, yn);
-        continue;
+      } else {
+        if (b) {
+          for (int k = 0; k < d.k; ++k)
+            std::fill(yn + size_t(k) * p, yn + size_t(k + 1) * p, b[k]);
+        }
+        // y_n (K, P) = w (K, CRS) * col (CRS, P)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.k, p, crs, 1.0f, w, crs, col, p,
+                    b ? 1.0f : 0.0f, yn, p);
       }
-      if (b) {
-        for (int k = 0; k < d.k; ++k) std::fill(yn + size_t(k) * p, yn + size_t(k + 1) * p, b[k]);
+      if (relu) {
+        for (size_t i = 0; i < y_step; ++i) yn[i] = yn[i] > 0.0f ? yn[i] : 0.0f;
       }
-      // y_n (K, P) = w (K, CRS) * col (CRS, P)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.k, p, crs, 1.0f, w, crs, col, p,
-                  b ? 1.0f : 0.0f, yn, p);
     }
   }
 

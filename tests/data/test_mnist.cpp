@@ -36,13 +36,13 @@ TEST(Mnist, TestSetHasTheKnownLabelCounts) {
   EXPECT_EQ(mnist_load(data_dir(), true).count, 60000);
 }
 
-// The seed network for a fraction of an epoch: 12,000 training images at batch 32 must reach
-// 95% on the whole test set (a full epoch reaches about 97.5%). Seconds on two cores.
+// The seed network for a fraction of an epoch: 20,000 training images at batch 32 must reach
+// 95.5% on the whole test set (a full epoch reaches about 97.5%). Seconds on two cores.
 TEST(Mnist, ShortSeedTrainingReachesStatedAccuracy) {
   REQUIRE_DATA();
   Dataset train = mnist_load(data_dir(), true);
   const Dataset test = mnist_load(data_dir(), false);
-  train.count = 12000;
+  train.count = 20000;
   train.images.resize(size_t(train.count) * 784);
   train.labels.resize(train.count);
   auto be = cpu_backend_create();
@@ -55,7 +55,7 @@ TEST(Mnist, ShortSeedTrainingReachesStatedAccuracy) {
   Trainer trainer(net, opt);
   const auto reports = trainer.fit(train, &test);
   ASSERT_EQ(reports.size(), 1u);
-  EXPECT_GE(reports[0].test_accuracy, 0.95);
+  EXPECT_GE(reports[0].test_accuracy, 0.955);
   EXPECT_GE(reports[0].train_accuracy, 0.88);
 }
 

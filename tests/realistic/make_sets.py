@@ -228,7 +228,7 @@ def jitter_colour(rng, c, amount):
     return np.clip(np.array(c, np.float32) + rng.uniform(-amount, amount, 3), 0, 255)
 
 
-def photo_render(alpha, rng):
+def photo_render(alpha, rng, digit_h):
     """Ink alpha (H, W) -> RGB PIL image that looks like a phone photo of a pen on paper:
     tinted, textured paper; a light gradient, vignette and sometimes a cast shadow; uneven ink;
     defocus blur and sensor noise."""
@@ -269,7 +269,7 @@ def photo_render(alpha, rng):
     img *= np.clip(light, 0.2, 1.1)[..., None]
 
     out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
-    blur = rng.uniform(0, 0.5 + S / 300)
+    blur = rng.uniform(0, 0.5 + digit_h / 150)  # defocus scales with the digits, not the frame
     if blur > 0.3:
         out = out.filter(ImageFilter.GaussianBlur(blur))
     arr = np.asarray(out, np.float32)
@@ -331,7 +331,7 @@ def make_photo(d, rng):
     y = int(rng.uniform(0.04 * H, max(0.04 * H, H - ph - 0.04 * H) + 1e-6))
     alpha = np.zeros((H, W), np.float32)
     place(alpha, patch, x, y)
-    return photo_render(alpha, rng)
+    return photo_render(alpha, rng, ink_h)
 
 
 def make_canvas(d, rng, style):
@@ -340,10 +340,12 @@ def make_canvas(d, rng, style):
     W, H = (S, S) if rng.random() < 0.8 else (S, int(S * rng.uniform(0.6, 0.9)))
     ink_h = rng.uniform(0.45, 0.85) * H
     scale = ink_h / 20.0
-    # Brush 15-40 px wide: MNIST's pen is about 2.5 px of 20, i.e. 0.12 of the digit height.
-    want = rng.uniform(15, 40)
+    # Brush 14-40 px wide, but at most a fifth of the digit's height: with a wide brush people
+    # draw bigger, or the digit becomes a blob they would redraw. MNIST's pen is about 2.5 px of
+    # 20, i.e. 0.12 of the digit height; the rest is grey dilation.
+    want = min(rng.uniform(14, 40), 0.2 * ink_h)
     dilate = max(0.0, (want - 0.12 * ink_h) / 2)
-    patch = digit_ink(d, scale, rng, thr=rng.uniform(0.25, 0.45), edge_px=rng.uniform(0.8, 1.6),
+    patch = digit_ink(d, scale, rng, thr=rng.uniform(0.3, 0.45), edge_px=rng.uniform(0.8, 1.6),
                       dilate=dilate)
     patch = ink_crop(rotate_f(patch, rng.uniform(-6, 6)))
     ph, pw = patch.shape
@@ -364,7 +366,7 @@ def make_number(digits, rng, touching):
     h = log_uniform(rng, 24, 110)
     thr, edge_px = rng.uniform(0.3, 0.6), rng.uniform(1.2, 3.0)
     canvas_style = rng.random() < 0.15
-    dilate = rng.uniform(0, 0.06 * h) if canvas_style else 0
+    dilate = rng.uniform(0, 0.04 * h) if canvas_style else 0  # brush up to 0.2 h, as canvas
     patches = []
     for d in digits:
         s = h / 20.0 * rng.uniform(0.85, 1.15)
@@ -404,8 +406,7 @@ def make_number(digits, rng, touching):
                 x = int(math.ceil(float(np.max(prev - left)) + 1 + gap))
             else:
                 x = int(math.ceil(x_end + gap))
-            if not touch[i]:
-                x = max(x, int(x_end - 0.25 * h))  # no deep tuck-under of a separate digit
+            x = max(x, int(x_end - 0.25 * h))  # no deep tuck under an overhanging stroke
         right = (pw - 1 - np.argmax(on[rows, ::-1], axis=1)).astype(np.float32)
         np.maximum.at(env, y + rows, x + right)
         placed.append((p, x, y))
@@ -417,7 +418,7 @@ def make_number(digits, rng, touching):
     if canvas_style:
         return canvas_render(alpha, rng, "transparent" if rng.random() < 0.5 else "dark"), "png"
     alpha = rotate_f(alpha, rng.uniform(-4, 4), expand=True)
-    return photo_render(np.clip(alpha, 0, 1), rng), "jpg"
+    return photo_render(alpha, rng, h), "jpg"
 
 
 def write_labels(folder, rows):

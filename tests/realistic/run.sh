@@ -76,6 +76,10 @@ else
       touch "$tmp/.complete"
       rm -rf "$sets"
       mv "$tmp" "$sets"
+      # Sets from older generator versions are of no further use.
+      for old in "$cache"/realistic-*; do
+        [[ "$old" != "$sets" && -f "$old/.complete" ]] && rm -rf "$old"
+      done
     fi
     exec 9>&-
   fi

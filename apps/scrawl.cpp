@@ -260,7 +260,8 @@ int bench_run(const std::string& arch_path, const std::string& data, const std::
   };
   const double b1 = infer_rate(1, 3000), b256 = infer_rate(256, 40960);
   const json r = {{"arch", net.name()}, {"device", backend->name()},
-                  {"description", backend->description()}, {"epochs", epochs}, {"batch", batch},
+                  {"description", backend->description()}, {"threads", threads > 0 ? json(threads) : json("all")},
+                  {"epochs", epochs}, {"batch", batch},
                   {"train_seconds", train_s},
                   {"train_images_per_s", double(train.count) * epochs / train_s},
                   {"test_accuracy", ev.accuracy}, {"infer_b1_images_per_s", b1},

@@ -78,10 +78,8 @@ torch_cmd=("$py" profiling/torch_seed.py --data "$data" --epochs "$epochs" --bat
 
 if ((!torch_only)); then
   log "scrawl: ${scrawl_cmd[*]}"
-  # scrawl sizes its own thread pool from --threads. OMP_NUM_THREADS or OPENBLAS_NUM_THREADS in
-  # its environment made training 2.3x slower here (OpenBLAS keeps a spinning pool), so they
-  # are removed rather than set.
-  env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS "${scrawl_cmd[@]}" >"$work/scrawl.out" ||
+  # scrawl sizes its own thread pool from --threads.
+  "${scrawl_cmd[@]}" >"$work/scrawl.out" ||
     die "scrawl bench failed (exit $?)"
 fi
 log "pytorch: ${torch_cmd[*]}"

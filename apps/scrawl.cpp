@@ -19,6 +19,7 @@
 #include "host/network.h"
 #include "host/trainer.h"
 #include "host/vision/preprocess.h"
+#include "host/vision/reading.h"
 
 #if defined(SCRAWL_WITH_SERVER)
 #include "server/serve.h"
@@ -145,11 +146,6 @@ int eval_run(const std::string& model, const std::string& data, const std::strin
 }
 
 // ---------------------------------------------------------------- predict
-json digit_json(const float* p) {
-  const int arg = static_cast<int>(std::max_element(p, p + 10) - p);
-  return {{"digit", arg}, {"confidence", p[arg]}};
-}
-
 int predict_run(const std::string& model, const std::string& mode_name, const std::string& device,
                 bool json_out, const std::vector<std::string>& files) {
   const vision::ReadMode mode = vision::read_mode_parse(mode_name);
@@ -178,22 +174,8 @@ int predict_run(const std::string& model, const std::string& mode_name, const st
       for (size_t i = 0; i < crops.size(); ++i)
         std::copy(crops[i].pixels.begin(), crops[i].pixels.end(), x.begin() + i * 784);
       net.predict(x.data(), static_cast<int>(crops.size()), probs.data());
-      std::string number;
-      json digits = json::array();
-      for (size_t i = 0; i < crops.size(); ++i) {
-        json d = digit_json(probs.data() + i * 10);
-        const auto& b = crops[i].box;
-        d["box"] = {b.x, b.y, b.w, b.h};
-        number += std::to_string(d["digit"].get<int>());
-        digits.push_back(d);
-      }
-      // The headline digit: the whole image's in digit mode, the first one's in number mode.
-      const json head = digit_json(probs.data());
-      out["digit"] = head["digit"];
-      out["confidence"] = head["confidence"];
-      out["probabilities"] = std::vector<float>(probs.begin(), probs.begin() + 10);
-      out["number"] = number;
-      out["digits"] = digits;
+      out.update(vision::reading_json(crops, probs.data()));
+      const std::string number = out["number"];
       if (json_out) {
         std::printf("%s\n", out.dump().c_str());
       } else {
@@ -201,12 +183,13 @@ int predict_run(const std::string& model, const std::string& mode_name, const st
         std::vector<int> order(10);
         for (int i = 0; i < 10; ++i) order[i] = i;
         std::sort(order.begin(), order.end(), [&](int a, int b) { return p[a] > p[b]; });
+        const char* unsure = out["sure"].get<bool>() ? "" : "  (not sure)";
         if (mode == vision::ReadMode::Number)
-          std::printf("%s: %s\n", file.c_str(), number.c_str());
+          std::printf("%s: %s%s\n", file.c_str(), number.c_str(), unsure);
         else
-          std::printf("%s: %d (%.1f%%)  next: %d (%.1f%%), %d (%.1f%%)\n", file.c_str(), order[0],
-                      100 * p[order[0]], order[1], 100 * p[order[1]], order[2],
-                      100 * p[order[2]]);
+          std::printf("%s: %d (%.1f%%)  next: %d (%.1f%%), %d (%.1f%%)%s\n", file.c_str(),
+                      order[0], 100 * p[order[0]], order[1], 100 * p[order[1]], order[2],
+                      100 * p[order[2]], unsure);
       }
     } catch (const std::exception& e) {
       // Any file we cannot read is reported and skipped; the others are still answered.

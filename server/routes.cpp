@@ -18,6 +18,7 @@
 
 #include "host/error.h"
 #include "host/vision/preprocess.h"
+#include "host/vision/reading.h"
 #include "server/kserve.h"
 #include "server/result_page.h"
 #include "server/web_assets.h"
@@ -208,39 +209,13 @@ std::vector<vision::DigitCrop> image_crops(const ImageInput& in, vision::ReadMod
   }
 }
 
-double rounded(float v) {
-  // Six significant digits: short JSON, far below what a probability needs.
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", static_cast<double>(v));
-  return std::strtod(buf, nullptr);
-}
-
-int argmax10(const float* p) { return static_cast<int>(std::max_element(p, p + kClasses) - p); }
-
-// One /api/v1/predict result. probs (crops.size(), 10). The headline digit, confidence and
-// probabilities are the whole image's in digit mode, the first (leftmost) digit's in number
-// mode, as `scrawl predict --json` prints them.
+// One /api/v1/predict result: the reading `scrawl predict --json` prints, plus where it ran.
 json result_json(const std::vector<vision::DigitCrop>& crops, const float* probs,
                  const std::string& device, const std::string& model) {
-  json digits = json::array();
-  std::string number;
-  for (size_t i = 0; i < crops.size(); ++i) {
-    const float* p = probs + i * kClasses;
-    const int d = argmax10(p);
-    const auto& b = crops[i].box;
-    digits.push_back({{"digit", d}, {"confidence", rounded(p[d])}, {"box", {b.x, b.y, b.w, b.h}}});
-    number += static_cast<char>('0' + d);
-  }
-  json probabilities = json::array();
-  for (int c = 0; c < kClasses; ++c) probabilities.push_back(rounded(probs[c]));
-  const int head = argmax10(probs);
-  return {{"digit", head},
-          {"confidence", rounded(probs[head])},
-          {"probabilities", std::move(probabilities)},
-          {"number", number},
-          {"digits", std::move(digits)},
-          {"device", device},
-          {"model", model}};
+  json r = vision::reading_json(crops, probs);
+  r["device"] = device;
+  r["model"] = model;
+  return r;
 }
 
 json error_json(const HttpError& e) {

@@ -1,0 +1,23 @@
+// The JSON reading of one image, shared by `scrawl predict --json` and the HTTP API so both
+// answer in the same shape: digit, confidence, sure, probabilities, number, digits[].
+// Tested by tests/unit/test_reading.cpp; the CLI and server suites check it end to end.
+#pragma once
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "host/vision/preprocess.h"
+
+namespace scrawl::vision {
+
+// Below this best probability a reading is reported as not sure ("sure": false) and the page
+// says so, rather than showing a confident wrong answer.
+constexpr float kSureAtLeast = 0.6f;
+
+// crops as number_segment or digit_preprocess gave them, probs (crops.size(), 10). The
+// headline digit, confidence and probabilities are the first crop's: the whole image in digit
+// mode, the leftmost digit in number mode. "sure" is false when any digit is below kSureAtLeast.
+nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* probs);
+
+}  // namespace scrawl::vision

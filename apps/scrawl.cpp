@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "apps/common.h"
@@ -39,6 +40,9 @@ struct TrainArgs {
   uint64_t seed = 1;
   bool json_out = false, quiet = false;
   std::string augment;  // "", "on", "off": empty = the architecture's default
+  float outliers = -1;  // < 0: the architecture's default
+  float residue = -1;   // likewise
+  std::string init;     // start from this model file's weights instead of Glorot
   std::string placement = "auto";
   bool no_graphs = false;
 };
@@ -57,6 +61,12 @@ int train_run(const TrainArgs& a) {
   opt.lr_decay = a.lr_decay > 0 ? a.lr_decay : d.lr_decay;
   opt.seed = a.seed;
   opt.augment.enabled = a.augment.empty() ? d.augment : a.augment == "on";
+  opt.augment.outlier_p = a.outliers >= 0 ? a.outliers : d.outliers;
+  opt.augment.residue_p = a.residue >= 0 ? a.residue : d.residue;
+  if (opt.augment.outlier_p + opt.augment.residue_p > 0.5f)
+    throw Error("the outlier and residue shares must add up to at most 0.5");
+  if (!opt.augment.enabled && opt.augment.outlier_p + opt.augment.residue_p > 0.0f)
+    std::fprintf(stderr, "scrawl: outlier and residue samples need augmentation: not used\n");
   opt.progress = !a.quiet;
   opt.placement = placement_parse(a.placement);
   opt.graphs = !a.no_graphs;
@@ -64,11 +74,20 @@ int train_run(const TrainArgs& a) {
   const Dataset test = mnist_load(a.data, false);
   std::fprintf(stderr,
                "scrawl: training '%s' (%zu parameters) on %d images, %d epochs, batch %d, "
-               "lr %g%s, seed %llu\n",
+               "lr %g%s%s, seed %llu\n",
                net.name().c_str(), net.param_count(), train.count, opt.epochs, opt.batch,
                double(opt.lr), opt.augment.enabled ? ", augmented" : "",
+               opt.augment.enabled && opt.augment.outlier_p > 0
+                   ? (", " + std::to_string(int(std::lround(opt.augment.outlier_p * 100))) +
+                      "% outliers").c_str()
+                   : "",
                static_cast<unsigned long long>(opt.seed));
   net.init_glorot(opt.seed);
+  if (!a.init.empty()) {
+    // Names and shapes are checked against the architecture: a mismatch is a clear error.
+    model_file_to_network(model_file_read(a.init), net);
+    std::fprintf(stderr, "scrawl: starting from the weights of %s\n", a.init.c_str());
+  }
   Trainer trainer(net, opt);
   const auto t0 = Clock::now();
   const auto reports = trainer.fit(train, &test, [](const EpochReport& r) {
@@ -88,7 +107,12 @@ int train_run(const TrainArgs& a) {
   const json meta = {{"trained_by", "scrawl train"},
                      {"epochs", opt.epochs}, {"batch", opt.batch}, {"lr", opt.lr},
                      {"lr_decay", opt.lr_decay}, {"seed", opt.seed},
-                     {"augment", opt.augment.enabled}, {"device", backend->name()},
+                     {"augment", opt.augment.enabled},
+                     {"init", a.init.empty() ? json(nullptr)
+                                           : json(std::filesystem::path(a.init).filename())},
+                     {"outliers", opt.augment.enabled ? opt.augment.outlier_p : 0.0f},
+                     {"residue", opt.augment.enabled ? opt.augment.residue_p : 0.0f},
+                     {"device", backend->name()},
                      {"train_seconds", train_seconds},
                      {"test_accuracy", reports.back().test_accuracy}};
   model_file_write(a.out, model_file_from_network(net, meta));
@@ -205,29 +229,53 @@ int predict_run(const std::string& model, const std::string& mode_name, const st
 }
 
 // ---------------------------------------------------------------- bench
-int bench_run(const std::string& arch_path, const std::string& data, const std::string& device,
-              int epochs, int batch, int threads, bool json_out) {
-  const json arch = Network::arch_from_file(arch_path);
-  std::string why;
-  auto backend = device == "cpu" && threads > 0 ? cpu_backend_create(threads)
-                                                : backend_create(device, &why);
-  if (!json_out) std::fprintf(stderr, "scrawl: %s\n", why.c_str());
-  Network net(arch, *backend);
-  const Dataset train = mnist_load(data, true);
-  const Dataset test = mnist_load(data, false);
-  TrainOptions opt;
-  opt.epochs = epochs;
-  opt.batch = batch;
-  opt.progress = !json_out;
-  net.init_glorot(1);
-  Trainer trainer(net, opt);
-  const auto t0 = Clock::now();
-  trainer.fit(train, nullptr);
-  backend->synchronize();
-  const double train_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  const EvalResult ev = evaluate(net, test);
+struct BenchArgs {
+  std::string arch = "models/seed.json", data, device = "auto";
+  int epochs = 1, batch = 32, threads = 0;
+  std::vector<int> infer_batches = {1, 256};
+  std::string infer_data = "host";  // host: predict() from host memory; device: resident data
+  bool infer_only = false, json_out = false;
+};
 
-  auto infer_rate = [&](int b, int images) {
+int bench_run(const BenchArgs& a) {
+  const json arch = Network::arch_from_file(a.arch);
+  std::string why;
+  auto backend = a.device == "cpu" && a.threads > 0 ? cpu_backend_create(a.threads)
+                                                    : backend_create(a.device, &why);
+  if (!a.json_out) std::fprintf(stderr, "scrawl: %s\n", why.c_str());
+  for (int b : a.infer_batches)
+    if (b < 1) throw Error("--infer-batches: " + std::to_string(b) + " is not a batch size");
+  Network net(arch, *backend);
+  const Dataset test = mnist_load(a.data, false);
+  for (int b : a.infer_batches)
+    if (b > test.count)
+      throw Error("--infer-batches: " + std::to_string(b) + " is more than the " +
+                  std::to_string(test.count) + " test images");
+  net.init_glorot(1);
+  json r = {{"arch", net.name()}, {"device", backend->name()},
+            {"description", backend->description()},
+            {"threads", a.threads > 0 ? json(a.threads) : json("all")}};
+  if (!a.infer_only) {
+    const Dataset train = mnist_load(a.data, true);
+    TrainOptions opt;
+    opt.epochs = a.epochs;
+    opt.batch = a.batch;
+    opt.progress = !a.json_out;
+    Trainer trainer(net, opt);
+    const auto t0 = Clock::now();
+    trainer.fit(train, nullptr);
+    backend->synchronize();
+    const double train_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const EvalResult ev = evaluate(net, test);
+    r.update({{"epochs", a.epochs}, {"batch", a.batch}, {"train_seconds", train_s},
+              {"train_images_per_s", double(train.count) * a.epochs / train_s},
+              {"test_accuracy", ev.accuracy}});
+  }
+
+  // Host data: predict() from host floats to host probabilities, copies included, as a caller
+  // without device memory would run it.
+  auto infer_rate_host = [&](int b) {
+    const int images = b == 1 ? 3000 : std::max(40960, 8 * b);
     std::vector<float> x(size_t(b) * 784), probs(size_t(b) * 10);
     int done = 0;
     dataset_to_float(test, 0, b, x.data());
@@ -241,15 +289,38 @@ int bench_run(const std::string& arch_path, const std::string& data, const std::
     }
     return done / std::chrono::duration<double>(Clock::now() - s0).count();
   };
-  const double b1 = infer_rate(1, 3000), b256 = infer_rate(256, 40960);
-  const json r = {{"arch", net.name()}, {"device", backend->name()},
-                  {"description", backend->description()}, {"threads", threads > 0 ? json(threads) : json("all")},
-                  {"epochs", epochs}, {"batch", batch},
-                  {"train_seconds", train_s},
-                  {"train_images_per_s", double(train.count) * epochs / train_s},
-                  {"test_accuracy", ev.accuracy}, {"infer_b1_images_per_s", b1},
-                  {"infer_b256_images_per_s", b256}};
-  if (json_out)
+  // Device data: the test set uploaded once, forward to logits on the backend, one
+  // synchronisation at the end of the timed run (about half a second).
+  Buffer resident;
+  auto infer_rate_device = [&](int b) {
+    const size_t sz = test.image_size();
+    if (resident.data() == nullptr) {
+      std::vector<float> host(size_t(test.count) * sz);  // (N, 1, 28, 28)
+      dataset_to_float(test, 0, test.count, host.data());
+      resident = Buffer(*backend, host.size());
+      backend->upload(resident.data(), host.data(), host.size());
+    }
+    const int starts = test.count - b + 1;
+    long calls = 0;
+    auto run = [&](long n) {
+      for (long i = 0; i < n; ++i, ++calls)
+        net.forward(b, resident.data() + size_t((calls * b) % starts) * sz, false);
+      backend->synchronize();
+    };
+    run(3);  // warm-up: sizes the buffers, picks the convolution algorithms
+    auto s0 = Clock::now();
+    run(4);
+    const double per_call = std::chrono::duration<double>(Clock::now() - s0).count() / 4;
+    const long n = std::max(8L, std::min(1000000L, long(0.5 / std::max(per_call, 1e-7))));
+    s0 = Clock::now();
+    run(n);
+    return double(n) * b / std::chrono::duration<double>(Clock::now() - s0).count();
+  };
+  r["infer_data"] = a.infer_data;
+  for (int b : a.infer_batches)
+    r["infer_b" + std::to_string(b) + "_images_per_s"] =
+        a.infer_data == "device" ? infer_rate_device(b) : infer_rate_host(b);
+  if (a.json_out)
     std::printf("%s\n", r.dump().c_str());
   else
     std::printf("%s\n", r.dump(2).c_str());
@@ -281,7 +352,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   train->add_option("--augment", ta.augment, "Data augmentation (default: the architecture's)")
       ->check(CLI::IsMember({"on", "off"}));
+  train->add_option("--outliers", ta.outliers,
+                    "Share of augmented samples that are 'not a digit' (bad cuts of a number), "
+                    "trained towards a uniform answer (default: the architecture's, else 0)")
+      ->check(CLI::Range(0.0, 0.5));
+  train->add_option("--residue", ta.residue,
+                    "Share of augmented samples that carry a sliver of a neighbouring digit "
+                    "(default: the architecture's, else 0)")
+      ->check(CLI::Range(0.0, 0.5));
   train->add_option("--device", ta.device, "auto, cuda or cpu")->capture_default_str();
+  train->add_option("--init", ta.init,
+                    "Fine-tune: start from this model file's weights (same architecture)")
+      ->check(CLI::ExistingFile);
   train->add_option("--data-placement", ta.placement,
                     "host: stream batches through staging buffers; device: keep the whole set "
                     "on the GPU (no augmentation); auto: device on a GPU when not augmenting")
@@ -308,16 +390,26 @@ int main(int argc, char** argv) {
   predict->add_flag("--json", json_out, "One JSON object per file per line");
   predict->add_option("files", files, "PNG, JPEG, BMP or WebP files")->required();
 
-  std::string arch = "models/seed.json";
-  int epochs = 1, batch = 32, threads = 0;
-  auto* bench = app.add_subcommand("bench", "Time one training epoch and inference at batch 1 and 256");
-  bench->add_option("--arch", arch, "Architecture JSON")->required();
-  bench->add_option("--data", data, "MNIST folder")->required();
-  bench->add_option("--epochs", epochs, "Epochs to time")->capture_default_str();
-  bench->add_option("--batch", batch, "Training batch size")->capture_default_str();
-  bench->add_option("--threads", threads, "CPU threads (default: all)");
-  bench->add_option("--device", device, "auto, cuda or cpu")->capture_default_str();
-  bench->add_flag("--json", json_out, "One JSON object on stdout");
+  BenchArgs ba;
+  auto* bench = app.add_subcommand(
+      "bench", "Time training epochs and inference (default: batches 1 and 256 from host memory)");
+  bench->add_option("--arch", ba.arch, "Architecture JSON")->required();
+  bench->add_option("--data", ba.data, "MNIST folder")->required();
+  bench->add_option("--epochs", ba.epochs, "Epochs to time")->capture_default_str();
+  bench->add_option("--batch", ba.batch, "Training batch size")->capture_default_str();
+  bench->add_option("--threads", ba.threads, "CPU threads (default: all)");
+  bench->add_option("--device", ba.device, "auto, cuda or cpu")->capture_default_str();
+  bench->add_option("--infer-batches", ba.infer_batches,
+                    "Inference batch sizes to time, comma-separated (at most the test set's size)")
+      ->delimiter(',')
+      ->capture_default_str();
+  bench->add_option("--infer-data", ba.infer_data,
+                    "host: predict() from host memory, copies included; device: the test set "
+                    "resident on the backend, forward to logits, no copies")
+      ->check(CLI::IsMember({"host", "device"}))
+      ->capture_default_str();
+  bench->add_flag("--infer-only", ba.infer_only, "Skip training (untrained weights: speed only)");
+  bench->add_flag("--json", ba.json_out, "One JSON object on stdout");
 
 #if defined(SCRAWL_WITH_SERVER)
   scrawl::serve_command_add(app);
@@ -332,7 +424,7 @@ int main(int argc, char** argv) {
     if (*train) return train_run(ta);
     if (*eval) return eval_run(model, data, device, json_out);
     if (*predict) return predict_run(model, mode, device, json_out, files);
-    if (*bench) return bench_run(arch, data, device, epochs, batch, threads, json_out);
+    if (*bench) return bench_run(ba);
 #if defined(SCRAWL_WITH_SERVER)
     return scrawl::serve_command_run(app);
 #endif

@@ -67,17 +67,31 @@ __global__ void softmax_xent_kernel(int n, int classes, const float* __restrict_
   float* g = dlogits + static_cast<size_t>(row) * classes;
   const float label_f = labels[row];
   const int label = static_cast<int>(label_f);
-  const bool valid = label_f >= 0.0f && label < classes;
+  // A negative label is an outlier (not a digit): uniform target, as in the host backends.
+  const bool outlier = label_f < 0.0f;
+  const bool valid = outlier || label < classes;
   const RowMax m = row_max(z, classes, lane);
-  float sum = 0.0f;
-  for (int c = lane; c < classes; c += 32) sum += expf(z[c] - m.value);
+  float sum = 0.0f, zsum = 0.0f;
+  for (int c = lane; c < classes; c += 32) {
+    sum += expf(z[c] - m.value);
+    zsum += z[c] - m.value;
+  }
   sum = warp_sum_all(sum);
+  zsum = warp_sum_all(zsum);
   const float fn = static_cast<float>(n);
-  for (int c = lane; c < classes; c += 32)
-    g[c] = (expf(z[c] - m.value) / sum - (c == label ? 1.0f : 0.0f)) / fn;
+  const float uniform = 1.0f / static_cast<float>(classes);
+  for (int c = lane; c < classes; c += 32) {
+    const float target = outlier ? uniform : (c == label ? 1.0f : 0.0f);
+    g[c] = (expf(z[c] - m.value) / sum - target) / fn;
+  }
   if (lane == 0) {
-    row_loss[row] = valid ? logf(sum) - (z[label] - m.value) : NAN;
-    row_hit[row] = valid && m.index == label ? 1.0f : 0.0f;
+    if (outlier) {
+      row_loss[row] = logf(sum) - zsum * uniform;
+      row_hit[row] = 1.0f / sum < 0.5f ? 1.0f : 0.0f;
+    } else {
+      row_loss[row] = valid ? logf(sum) - (z[label] - m.value) : NAN;
+      row_hit[row] = valid && m.index == label ? 1.0f : 0.0f;
+    }
   }
 }
 

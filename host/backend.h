@@ -105,7 +105,10 @@ class Backend {
   // Row-wise softmax.  logits (N,CLASSES), probs (N,CLASSES)
   virtual void softmax_forward(int n, int classes, const float* logits, float* probs) = 0;
   // Fused softmax + mean cross-entropy and its gradient.
-  //   labels (N) class indices stored as floats; dlogits (N,CLASSES) = (softmax - onehot) / N
+  //   labels (N) class indices stored as floats; dlogits (N,CLASSES) = (softmax - onehot) / N.
+  //   A negative label marks a sample that is not a digit (an outlier): its target is uniform,
+  //   1/CLASSES for every class, so the model learns to be unsure of it; it counts as correct
+  //   when no class gets half the probability.
   //   stats (2): stats[0] += sum of per-sample losses, stats[1] += number of correct argmaxes.
   // Accumulating into stats lets a whole epoch run without a host round trip.
   virtual void softmax_xent(int n, int classes, const float* logits, const float* labels,

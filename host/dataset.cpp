@@ -120,12 +120,21 @@ int BatchLoader::fill(int b, float* x, float* labels) const {
     const uint8_t* src = data_->images.data() + size_t(idx) * sz;
     float* dst = x + size_t(i) * sz;
     for (size_t p = 0; p < sz; ++p) dst[p] = src[p] * (1.0f / 255.0f);
+    float label = static_cast<float>(data_->labels[idx]);
     if (augment_.enabled) {
+      const uint64_t s = mix(mix(seed_, epoch_), idx);
       std::vector<float> tmp(dst, dst + sz);
-      augment_image(augment_, mix(mix(seed_, epoch_), idx), data_->rows, data_->cols, tmp.data(),
-                    dst);
+      if (augment_.outlier_p > 0.0f || augment_.residue_p > 0.0f) {
+        const size_t other = size_t(mix(s, 0x6f746865u) % uint64_t(data_->count));
+        std::vector<float> a(dst, dst + sz), b(sz);
+        const uint8_t* bsrc = data_->images.data() + other * sz;
+        for (size_t p = 0; p < sz; ++p) b[p] = bsrc[p] * (1.0f / 255.0f);
+        label = compose_sample(augment_, mix(s, 1), data_->rows, data_->cols, a.data(), label,
+                               b.data(), tmp.data());
+      }
+      augment_image(augment_, s, data_->rows, data_->cols, tmp.data(), dst);
     }
-    labels[i] = static_cast<float>(data_->labels[idx]);
+    labels[i] = label;
   }
   return n;
 }
@@ -136,6 +145,108 @@ int BatchLoader::indices(int b, float* out) const {
   if (n <= 0) throw Error("batch index out of range");
   for (int i = 0; i < n; ++i) out[i] = static_cast<float>(order_[begin + i]);
   return n;
+}
+
+namespace {
+
+constexpr float kInk = 0.1f;  // a pixel above this is ink, for boxes
+
+// The box of the ink, or an empty rect.
+cv::Rect ink_box(const cv::Mat& img) {
+  cv::Mat on = img > kInk;
+  return cv::countNonZero(on) ? cv::boundingRect(on) : cv::Rect();
+}
+
+// Pastes src at (x, y) into dst by max, clipped to dst.
+void paste_max(cv::Mat& dst, const cv::Mat& src, int x, int y) {
+  cv::Rect r = cv::Rect(x, y, src.cols, src.rows) & cv::Rect(0, 0, dst.cols, dst.rows);
+  if (r.empty()) return;
+  cv::Mat d = dst(r);
+  cv::max(d, src(cv::Rect(r.x - x, r.y - y, r.width, r.height)), d);
+}
+
+// As number mode makes a crop: the ink's box, longest side to 20 px (INTER_AREA), placed so the
+// centre of mass is at (14, 14) of a 28x28 image. `out` must be 28x28 CV_32F.
+void fit_like_mnist(const cv::Mat& canvas, cv::Mat& out) {
+  out.setTo(0.0f);
+  const cv::Rect box = ink_box(canvas);
+  if (box.empty()) return;
+  const double f = 20.0 / std::max(box.width, box.height);
+  const cv::Size size(std::max(1, int(std::lround(box.width * f))),
+                      std::max(1, int(std::lround(box.height * f))));
+  cv::Mat small;
+  cv::resize(canvas(box), small, size, 0, 0, f < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  const cv::Moments mo = cv::moments(small);
+  const double cx = mo.m00 > 0 ? mo.m10 / mo.m00 : (size.width - 1) / 2.0;
+  const double cy = mo.m00 > 0 ? mo.m01 / mo.m00 : (size.height - 1) / 2.0;
+  const int ox = std::clamp(int(std::lround(14.0 - cx)), 0, 28 - size.width);
+  const int oy = std::clamp(int(std::lround(14.0 - cy)), 0, 28 - size.height);
+  small.copyTo(out(cv::Rect(ox, oy, size.width, size.height)));
+}
+
+}  // namespace
+
+float compose_sample(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* a,
+                     float label, const float* b, float* out) {
+  std::mt19937_64 rng(seed);
+  auto uni = [&](float lo, float hi) {
+    return lo + (hi - lo) * static_cast<float>(rng() >> 40) * (1.0f / 16777216.0f);
+  };
+  const cv::Mat A(rows, cols, CV_32F, const_cast<float*>(a));
+  const cv::Mat B(rows, cols, CV_32F, const_cast<float*>(b));
+  cv::Mat dst(rows, cols, CV_32F, out);
+  const cv::Rect ba = ink_box(A), bb = ink_box(B);
+  const float draw = uni(0.0f, 1.0f);
+  if (ba.empty() || bb.empty() || draw >= opt.outlier_p + opt.residue_p || rows != 28 ||
+      cols != 28) {
+    A.copyTo(dst);
+    return label;
+  }
+  const cv::Mat ia = A(ba), ib = B(bb);
+  // A canvas wide enough for two digits side by side, both on their own rows as MNIST placed
+  // them (vertically centred), with a little vertical jitter for b.
+  cv::Mat canvas = cv::Mat::zeros(rows + 8, 3 * cols, CV_32F);
+  const int x0 = 4, y0 = 4;
+  const int dy = int(std::lround(uni(-2.0f, 2.0f)));
+  // Piece [f0, f1) of b's width, placed touching a's right side (or left side when `left`).
+  auto attach = [&](float f0, float f1, bool left, float gap_frac) {
+    const int c0 = int(std::lround(f0 * bb.width)), c1 = std::max(c0 + 1, int(std::lround(f1 * bb.width)));
+    const cv::Mat piece = ib(cv::Rect(c0, 0, std::min(c1, bb.width) - c0, bb.height));
+    const int gap = int(std::lround(gap_frac * 20.0f));
+    const int ax = x0 + cols;  // a's box starts here
+    paste_max(canvas, ia, ax, y0 + ba.y);
+    const int px = left ? ax - gap - piece.cols : ax + ba.width + gap;
+    paste_max(canvas, piece, px, y0 + bb.y + dy);
+  };
+  cv::Mat fitted(28, 28, CV_32F);
+  if (draw >= opt.outlier_p) {
+    // A digit with a sliver of its neighbour: still that digit.
+    const float f = uni(0.04f, 0.14f);
+    const bool left = uni(0.0f, 1.0f) < 0.5f;
+    attach(left ? 1.0f - f : 0.0f, left ? 1.0f : f, left, uni(-0.05f, 0.03f));
+    fit_like_mnist(canvas, fitted);
+    fitted.copyTo(dst);
+    return label;
+  }
+  const float kind = uni(0.0f, 1.0f);
+  if (kind < 0.45f) {
+    attach(0.0f, 1.0f, uni(0.0f, 1.0f) < 0.5f, uni(-0.15f, 0.1f));  // two digits in one crop
+  } else if (kind < 0.65f && ba.width >= 0.6f * ba.height) {
+    // Part of a wide digit, as a cut through its middle leaves it. (Rarer than the others: some
+    // halves look like digits, and those teach the model to doubt real ones.)
+    const int c = std::clamp(int(std::lround(uni(0.35f, 0.65f) * ba.width)), 1, ba.width - 1);
+    const cv::Rect keep = uni(0.0f, 1.0f) < 0.5f ? cv::Rect(0, 0, c, ba.height)
+                                                 : cv::Rect(c, 0, ba.width - c, ba.height);
+    paste_max(canvas, ia(keep), x0 + cols, y0 + ba.y);
+  } else {
+    // A digit with a large piece of its neighbour.
+    const float f = uni(0.3f, 0.6f);
+    const bool left = uni(0.0f, 1.0f) < 0.5f;
+    attach(left ? 1.0f - f : 0.0f, left ? 1.0f : f, left, uni(-0.1f, 0.05f));
+  }
+  fit_like_mnist(canvas, fitted);
+  fitted.copyTo(dst);
+  return kOutlierLabel;
 }
 
 void augment_image(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* in,

@@ -32,6 +32,11 @@ struct AugmentOptions {
   float thickness_p = 0.3f;     // chance of a 2x2 dilation or erosion of the stroke
   float blur_p = 0.15f;         // chance of a light Gaussian blur
   float noise_p = 0.15f;        // chance of additive Gaussian noise
+  // Samples that teach the model what a bad cut of a number looks like (see compose_sample):
+  // outliers (label -1, "not a digit": two digits squeezed into one crop, part of a digit, a
+  // digit with a large piece of its neighbour) and digits with a sliver of a neighbour left on.
+  float outlier_p = 0.0f;
+  float residue_p = 0.0f;
 };
 
 // Hands out batches of one epoch in a seeded random order, as float images in [0, 1]
@@ -56,6 +61,18 @@ class BatchLoader {
   AugmentOptions augment_;
   std::vector<int> order_;
 };
+
+// The label of a composed sample: a digit's, or this for "not a digit" (a uniform target).
+constexpr float kOutlierLabel = -1.0f;
+
+// Builds a training sample from digit `a` (label `label`) and a second digit `b`, both (rows,
+// cols) in [0, 1], deterministic in `seed`, and returns its label. With chance outlier_p it is an
+// outlier, built as number mode's crops are (cropped to the ink, longest side 20 px, centre of
+// mass in the middle): a and b side by side, touching or overlapping a little; the left or right
+// 35-65% of a wide digit; a with 30-60% of b against it. With chance residue_p it is a with a
+// 4-14% sliver of b against it, labelled as a. Otherwise a is copied unchanged.
+float compose_sample(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* a,
+                     float label, const float* b, float* out);
 
 // Writes one augmented copy of a (rows, cols) image in [0, 1]; deterministic in `seed`.
 void augment_image(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* in,

@@ -122,6 +122,11 @@ TrainDefaults Network::train_defaults() const {
   t.lr = j.value("lr", t.lr);
   t.lr_decay = j.value("lr_decay", t.lr_decay);
   t.augment = j.value("augment", t.augment);
+  t.outliers = j.value("outliers", t.outliers);
+  t.residue = j.value("residue", t.residue);
+  if (!(t.outliers >= 0.0f && t.residue >= 0.0f && t.outliers + t.residue <= 0.5f))
+    throw FormatError("architecture: train.outliers and train.residue must be >= 0 and add up "
+                      "to at most 0.5");
   return t;
 }
 

@@ -73,6 +73,8 @@ struct TrainDefaults {
   float lr = 1e-3f;
   float lr_decay = 1.0f;  // multiply lr by this after each epoch
   bool augment = false;
+  float outliers = 0.0f;  // share of augmented samples that are "not a digit" (AugmentOptions)
+  float residue = 0.0f;   // share that carry a sliver of a neighbouring digit
 };
 
 class Network {

@@ -188,11 +188,21 @@ class ReferenceBackend final : public HostMemoryBackend {
     for (int i = 0; i < n; ++i) {
       const float* z = logits + static_cast<size_t>(i) * classes;
       float* g = dlogits + static_cast<size_t>(i) * classes;
-      const int label = static_cast<int>(labels[i]);
       const float mx = *std::max_element(z, z + classes);
       const int arg = static_cast<int>(std::max_element(z, z + classes) - z);
       float sum = 0.0f;
       for (int c = 0; c < classes; ++c) sum += std::exp(z[c] - mx);
+      if (labels[i] < 0.0f) {
+        // Not a digit: the target is uniform over the classes, so
+        // loss = log(sum exp(z)) - mean(z); a hit when no class gets half the probability.
+        float mean = 0.0f;
+        for (int c = 0; c < classes; ++c) mean += z[c] - mx;
+        stats[0] += std::log(sum) - mean / classes;
+        stats[1] += 1.0f / sum < 0.5f ? 1.0f : 0.0f;
+        for (int c = 0; c < classes; ++c) g[c] = (std::exp(z[c] - mx) / sum - 1.0f / classes) / n;
+        continue;
+      }
+      const int label = static_cast<int>(labels[i]);
       // loss = log(sum exp(z)) - z[label], computed shifted for stability.
       stats[0] += std::log(sum) - (z[label] - mx);
       stats[1] += arg == label ? 1.0f : 0.0f;

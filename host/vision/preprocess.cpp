@@ -121,6 +121,7 @@ struct GroupView {
   cv::Rect ext;  // the group's box grown by the soft-edge margin, clamped to the image
   cv::Mat mask;  // CV_8U over ext: 255 on the group's components
   cv::Mat ink;   // CV_32F over ext (a view into InkMap::ink)
+  cv::Mat near;  // CV_8U over ext: 255 within margin - 1 of the mask (where soft edges count)
   int margin = 1;
 };
 
@@ -142,32 +143,94 @@ GroupView group_view(const InkMap& m, const Group& g) {
     }
   }
   v.ink = m.ink(v.ext);
+  v.near = mask_grow(v.mask, v.margin - 1);
   return v;
 }
 
-// The crop of the group's ink within columns [a, b) of the view; nullopt when no ink is there.
-std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, int a, int b) {
-  a = std::clamp(a, 0, v.ext.width);
-  b = std::clamp(b, a, v.ext.width);
-  if (b <= a) return std::nullopt;
-  cv::Rect cols(a, 0, b - a, v.ext.height);
-  cv::Mat piece = cv::Mat::zeros(v.mask.size(), CV_8U);
-  v.mask(cols).copyTo(piece(cols));
+// A cut through a group's view from top to bottom: row y's pixels at x < seam[y] lie left of it.
+using Seam = std::vector<int>;
+
+Seam seam_straight(const GroupView& v, int x) {
+  return Seam(size_t(v.ext.height), std::clamp(x, 0, v.ext.width));
+}
+
+// The crop of the group's ink between two cuts (left <= x < right on each row); nullopt when no
+// ink is there.
+std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, const Seam& left,
+                                    const Seam& right) {
+  // Work on the columns the cuts enclose only: number mode crops hundreds of pieces.
+  int x0 = v.ext.width, x1 = 0;
+  for (int y = 0; y < v.ext.height; ++y) {
+    const int a = std::clamp(left[size_t(y)], 0, v.ext.width);
+    const int b = std::clamp(right[size_t(y)], 0, v.ext.width);
+    if (b > a) x0 = std::min(x0, a), x1 = std::max(x1, b);
+  }
+  if (x1 <= x0) return std::nullopt;
+  const cv::Rect cols(x0, 0, x1 - x0, v.ext.height);
+  cv::Mat between = cv::Mat::zeros(cols.size(), CV_8U);
+  for (int y = 0; y < v.ext.height; ++y) {
+    const int a = std::clamp(left[size_t(y)], x0, x1) - x0;
+    const int b = std::clamp(right[size_t(y)], x0, x1) - x0;
+    if (b > a) between.row(y).colRange(a, b).setTo(255);
+  }
+  cv::Mat piece = v.mask(cols) & between;
   if (cv::countNonZero(piece) == 0) return std::nullopt;
   cv::Rect ink_box = cv::boundingRect(piece);
 
-  // The soft edges around the piece's pixels, not beyond the cut.
-  cv::Mat gate = mask_grow(piece, v.margin - 1);
-  cv::Mat keep = cv::Mat::zeros(v.mask.size(), CV_8U);
-  gate(cols).copyTo(keep(cols));
-  cv::Mat soft = cv::Mat::zeros(v.mask.size(), CV_32F);
-  v.ink.copyTo(soft, keep);
+  // The soft edges near the group's ink, not beyond the cuts.
+  cv::Mat keep = v.near(cols) & between;
+  cv::Mat soft = cv::Mat::zeros(cols.size(), CV_32F);
+  v.ink(cols).copyTo(soft, keep);
   if (cv::countNonZero(soft > 0) == 0) return std::nullopt;
 
   DigitCrop crop;
   crop.pixels = patch_to_mnist(soft, m.stroke_width);
-  crop.box = box_to_image(ink_box + v.ext.tl(), m);
+  crop.box = box_to_image(ink_box + cols.tl() + v.ext.tl(), m);
   return crop;
+}
+
+// The same within columns [a, b) of the view.
+std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, int a, int b) {
+  return piece_crop(m, v, seam_straight(v, a), seam_straight(v, b));
+}
+
+// The cheapest cut from the top of the view to the bottom near column c: a path moving at most
+// one pixel sideways per row, within `band` columns of c, paying for the group's ink it crosses
+// (soft edges a little), for straying from c and for bending. Touching digits seldom meet along
+// a straight line (a 7's bar over a 4, a slanted 1 leaning on a 0), so a cut that can bend around
+// strokes keeps each digit whole where a straight one would slice one.
+Seam seam_find(const GroupView& v, int c, int band) {
+  const int W = v.ext.width, H = v.ext.height;
+  const int lo = std::clamp(c - band, 1, W - 1), hi = std::clamp(c + band, 1, W - 1);
+  const int n = hi - lo + 1;
+  if (H == 0 || n <= 0) return seam_straight(v, c);
+  constexpr float kInkCost = 1.0f, kSoftCost = 0.3f, kStrayCost = 0.02f, kBendCost = 0.01f;
+  std::vector<float> cost(static_cast<size_t>(n)), next(static_cast<size_t>(n));
+  std::vector<int8_t> from(size_t(H) * size_t(n), 0);
+  auto pixel_cost = [&](int y, int x) {
+    const float ink = v.ink.at<float>(y, x);
+    const bool mine = v.mask.at<uint8_t>(y, x) != 0;
+    return (mine ? kInkCost : kSoftCost * ink) + kStrayCost * float(std::abs(x - c));
+  };
+  for (int i = 0; i < n; ++i) cost[size_t(i)] = pixel_cost(0, lo + i);
+  for (int y = 1; y < H; ++y) {
+    for (int i = 0; i < n; ++i) {
+      float best = cost[size_t(i)];
+      int8_t step = 0;
+      if (i > 0 && cost[size_t(i - 1)] + kBendCost < best) best = cost[size_t(i - 1)] + kBendCost, step = -1;
+      if (i + 1 < n && cost[size_t(i + 1)] + kBendCost < best) best = cost[size_t(i + 1)] + kBendCost, step = 1;
+      next[size_t(i)] = best + pixel_cost(y, lo + i);
+      from[size_t(y) * size_t(n) + size_t(i)] = step;
+    }
+    std::swap(cost, next);
+  }
+  int i = int(std::min_element(cost.begin(), cost.end()) - cost.begin());
+  Seam seam(static_cast<size_t>(H));
+  for (int y = H - 1; y >= 0; --y) {
+    seam[size_t(y)] = lo + i;
+    i += from[size_t(y) * size_t(n) + size_t(i)];
+  }
+  return seam;
 }
 
 // Pieces of one digit: components whose x-ranges overlap by at least half the narrower one's
@@ -236,7 +299,8 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
                                    const Classifier& classify) {
   GroupView v = group_view(m, g);
   const int W = g.box.width, H = g.box.height;
-  const int min_w = std::max(2, int(std::lround(0.15 * H)));
+  // The narrowest piece: a 1 can be little more than a stroke wide; the classifier judges slivers.
+  const int min_w = std::max(2, int(std::lround((classify ? 0.08 : 0.15) * H)));
   std::vector<float> profile;
   std::vector<int> cands = cut_candidates(v, g.box, min_w, m.stroke_width, &profile);
   const int x0 = g.box.x - v.ext.x, x1 = x0 + W;
@@ -296,41 +360,53 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
     return out;
   }
 
-  // With a classifier: the projection minima, plus columns on a grid, because some touching
-  // pairs meet where the projection peaks (two 0s side by side). Every cut set of up to 3 cuts
-  // (no cut included) is scored; all distinct pieces go to the classifier in one batch; the
-  // best geometric mean of the confidences wins (within one count that is the best product).
-  const int grid = std::max(2, int(std::lround(H / 8.0)));
-  for (int c = x0 + min_w; c <= x1 - min_w && cands.size() < 16; c += grid) {
+  // With a classifier: cuts near the projection minima and on a grid of columns (some touching
+  // pairs meet where the projection peaks, two 0s side by side), each bent around the strokes
+  // (seam_find). Every piece between two cuts that is neither too narrow nor much wider than a
+  // digit goes to the classifier in one batch; then dynamic programming finds the cuts with the
+  // best product of confidences, less a price per digit (kPiecePenalty). The model is trained to
+  // be unsure of bad pieces (two digits in one crop, half a digit, a digit with a large piece of
+  // its neighbour: see compose_sample in host/dataset.h), which is what makes this work. (A
+  // geometric mean, which compares counts without a price, rewards cutting confident slivers.)
+  const int grid = std::max({2, int(std::lround(H / 9.0)), W / 48});
+  for (int c = x0 + min_w; c <= x1 - min_w; c += grid) {
     bool near = std::any_of(cands.begin(), cands.end(),
                             [&](int q) { return std::abs(q - c) < grid / 2 + 1; });
     if (!near) cands.push_back(c);
   }
   std::sort(cands.begin(), cands.end());
-  const size_t n_max =
-      std::min<size_t>({cands.size() + 1, 4, size_t(std::max(2.0, std::floor(W / (0.3 * H))))});
-  std::vector<std::vector<int>> cut_sets{{}};
-  std::vector<int> current;
-  std::function<void(size_t)> extend = [&](size_t from) {
-    for (size_t i = from; i < cands.size(); ++i) {
-      current.push_back(cands[i]);
-      if (current.size() + 1 <= n_max && widths_ok(current)) {
-        cut_sets.push_back(current);
-        extend(i + 1);
-      }
-      current.pop_back();
+  const int band = std::max(2, int(std::lround(0.2 * H)));
+  std::vector<Seam> seams{seam_straight(v, 0)};
+  std::vector<float> pos{float(x0)};  // where each cut crosses the ink, on average
+  for (int c : cands) {
+    // Both the straight cut and the bent one: the cheapest path is not always right (two 0s
+    // whose sides overlap are cheaper to cut across one ring than along the shared stroke).
+    for (Seam seam : {seam_straight(v, c), seam_find(v, c, band)}) {
+      if (std::find(seams.begin(), seams.end(), seam) != seams.end()) continue;
+      pos.push_back(float(std::accumulate(seam.begin(), seam.end(), 0.0) / double(seam.size())));
+      seams.push_back(std::move(seam));
     }
-  };
-  extend(0);
-
-  std::map<std::pair<int, int>, int> index;  // piece -> position in `crops`, -1 when empty
+  }
+  seams.push_back(seam_straight(v, v.ext.width));
+  pos.push_back(float(x1));
+  // Cuts in left-to-right order (bent cuts can trade places with straight neighbours).
+  std::vector<size_t> order(seams.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin() + 1, order.end() - 1,
+                   [&](size_t a, size_t b) { return pos[a] < pos[b]; });
+  const size_t K = seams.size();
+  const float max_w = 1.4f * float(H);
+  std::vector<int> piece_index(K * K, -1);  // (i, j) -> index in crops, -1: not a piece
   std::vector<DigitCrop> crops;
-  for (const auto& cuts : cut_sets) {
-    for (auto piece : pieces_of(cuts)) {
-      if (index.count(piece)) continue;
-      auto c = piece_crop(m, v, piece.first, piece.second);
-      index[piece] = c ? int(crops.size()) : -1;
-      if (c) crops.push_back(*c);
+  for (size_t i = 0; i + 1 < K; ++i) {
+    for (size_t j = i + 1; j < K; ++j) {
+      const float w = pos[order[j]] - pos[order[i]];
+      const bool whole = i == 0 && j == K - 1;
+      if (!whole && (w < float(min_w) || w > max_w)) continue;
+      auto c = piece_crop(m, v, seams[order[i]], seams[order[j]]);
+      if (!c) continue;
+      piece_index[i * K + j] = int(crops.size());
+      crops.push_back(*c);
     }
   }
   if (crops.empty()) return {};
@@ -340,31 +416,83 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
                                 std::to_string(conf.size()) + " confidences for " +
                                 std::to_string(crops.size()) + " crops");
   }
-  double best_score = -1;
-  const std::vector<int>* best = nullptr;
-  for (const auto& cuts : cut_sets) {
-    double log_sum = 0;
-    bool ok = true;
-    auto pieces = pieces_of(cuts);
-    for (auto piece : pieces) {
-      int i = index[piece];
-      if (i < 0) {
-        ok = false;
-        break;
+  // best[k][j]: the best sum of log-confidences of k pieces covering cuts 0..j; back[k][j] the
+  // cut before the last piece.
+  const size_t n_max = std::min<size_t>(K - 1, size_t(W / std::max(1, min_w)) + 1);
+  // Each digit more must raise the product of confidences by e^0.2 (22%): a sliver of a stroke
+  // reads as a confident 1, and without a price per digit such slivers would be cut off freely.
+  constexpr double kPiecePenalty = 0.2;
+  constexpr double kNone = -1e300;
+  std::vector<std::vector<double>> best(n_max + 1, std::vector<double>(K, kNone));
+  std::vector<std::vector<size_t>> back(n_max + 1, std::vector<size_t>(K, 0));
+  best[0][0] = 0.0;
+  for (size_t k = 1; k <= n_max; ++k) {
+    for (size_t j = 1; j < K; ++j) {
+      for (size_t i = 0; i < j; ++i) {
+        const int p = piece_index[i * K + j];
+        if (p < 0 || best[k - 1][i] == kNone) continue;
+        const double score =
+            best[k - 1][i] + std::log(std::clamp(double(conf[size_t(p)]), 1e-6, 1.0));
+        if (score > best[k][j]) best[k][j] = score, back[k][j] = i;
       }
-      log_sum += std::log(std::clamp(double(conf[size_t(i)]), 1e-6, 1.0));
-    }
-    if (!ok) continue;
-    double score = std::exp(log_sum / double(pieces.size()));
-    if (score > best_score + 1e-9) {
-      best_score = score;
-      best = &cuts;
     }
   }
+  size_t best_k = 0;
+  double best_score = kNone;
+  for (size_t k = 1; k <= n_max; ++k) {
+    if (best[k][K - 1] == kNone) continue;
+    const double score = best[k][K - 1] - kPiecePenalty * double(k);
+    if (score > best_score) best_score = score, best_k = k;
+  }
   std::vector<DigitCrop> out;
-  if (!best) return out;
-  for (auto piece : pieces_of(*best)) out.push_back(crops[size_t(index[piece])]);
+  if (best_k == 0) return out;
+  for (size_t k = best_k, j = K - 1; k > 0; --k) {
+    const size_t i = back[k][j];
+    out.push_back(crops[size_t(piece_index[i * K + j])]);
+    j = i;
+  }
+  std::reverse(out.begin(), out.end());
   return out;
+}
+
+// Dark photo corners, vignetting and the edges of hard shadows can survive as "ink" that runs into
+// the frame: blobs far thicker than any stroke, or strips hugging an edge. When a component of
+// some size lies clear of the frame, such frame-touching pieces are not part of the writing and
+// are dropped. (Half the widest width, the largest distance to the background, tells a blob from
+// a stroke; a strip stays within 12% of the image's side from the edge it touches.)
+void drop_frame_blobs(InkMap& m) {
+  if (m.components.size() < 2) return;
+  const cv::Size size = m.labels.size();
+  auto touches = [&](const cv::Rect& b) {
+    return b.x <= 0 || b.y <= 0 || b.x + b.width >= size.width || b.y + b.height >= size.height;
+  };
+  auto half_width = [&](const InkComponent& c) {
+    cv::Mat mine = m.labels(c.box) == c.label, dist;
+    cv::copyMakeBorder(mine, mine, 1, 1, 1, 1, cv::BORDER_CONSTANT, 0);
+    cv::distanceTransform(mine, dist, cv::DIST_L2, cv::DIST_MASK_3);
+    double mx = 0;
+    cv::minMaxLoc(dist, nullptr, &mx);
+    return mx;
+  };
+  int largest_inner = 0;
+  for (const InkComponent& c : m.components)
+    if (!touches(c.box)) largest_inner = std::max(largest_inner, c.area);
+  if (largest_inner < 8.0f * m.stroke_width * m.stroke_width) return;  // only specks inside
+  double ref = 0;
+  for (const InkComponent& c : m.components)
+    if (!touches(c.box) && c.area >= largest_inner / 4) ref = std::max(ref, half_width(c));
+  auto hugs_frame = [&](const cv::Rect& b) {
+    const int dx = int(0.12 * size.width), dy = int(0.12 * size.height);
+    return (b.x <= 0 && b.x + b.width <= dx) || (b.x + b.width >= size.width && b.x >= size.width - dx) ||
+           (b.y <= 0 && b.y + b.height <= dy) ||
+           (b.y + b.height >= size.height && b.y >= size.height - dy);
+  };
+  m.components.erase(std::remove_if(m.components.begin(), m.components.end(),
+                                    [&](const InkComponent& c) {
+                                      return touches(c.box) &&
+                                             (hugs_frame(c.box) || half_width(c) > 2.2 * ref);
+                                    }),
+                     m.components.end());
 }
 
 template <typename T>
@@ -377,6 +505,7 @@ T median_of(std::vector<T> v) {
 
 DigitCrop digit_preprocess(const cv::Mat& image) {
   InkMap m = ink_find(image);
+  drop_frame_blobs(m);
   Group all;
   all.box = m.components.front().box;
   for (const InkComponent& c : m.components) {
@@ -391,6 +520,7 @@ DigitCrop digit_preprocess(const cv::Mat& image) {
 
 std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify) {
   InkMap m = ink_find(image);
+  drop_frame_blobs(m);
   std::vector<Group> groups = groups_merge(m);
 
   // Marks much shorter than the tallest digit (dashes, dots, smudges) are not digits.
@@ -420,13 +550,39 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
     return wide_for_height(g) || (normal_widths.size() >= 2 && g.box.width > 1.75f * typical_width);
   };
 
-  std::vector<DigitCrop> out;
+  // Each group whole, first. Without a classifier, only groups too wide for one digit are split.
+  // With one, every group that could hold two digits (a 1 leaning on a 4 is no wider than a 0)
+  // and that the classifier does not read as one digit with confidence is searched for cuts.
+  std::vector<std::optional<DigitCrop>> whole;
+  std::vector<DigitCrop> whole_crops;
   for (const Group& g : groups) {
-    if (too_wide(g)) {
+    const GroupView v = group_view(m, g);
+    whole.push_back(piece_crop(m, v, 0, v.ext.width));
+    if (whole.back()) whole_crops.push_back(*whole.back());
+  }
+  std::vector<float> whole_conf;
+  if (classify && !whole_crops.empty()) {
+    whole_conf = classify(whole_crops);
+    if (whole_conf.size() != whole_crops.size()) {
+      throw std::invalid_argument("number_segment: the classifier returned " +
+                                  std::to_string(whole_conf.size()) + " confidences for " +
+                                  std::to_string(whole_crops.size()) + " crops");
+    }
+  }
+  constexpr float kSureWhole = 0.9f;
+  std::vector<DigitCrop> out;
+  for (size_t i = 0, k = 0; i < groups.size(); ++i) {
+    const Group& g = groups[i];
+    if (!whole[i]) continue;
+    const float conf = classify ? whole_conf[k] : 0.0f;
+    ++k;
+    const bool judge = classify ? g.box.width > 0.5f * float(g.box.height) &&
+                                      (conf < kSureWhole || too_wide(g))
+                                : too_wide(g);
+    if (judge) {
       for (DigitCrop& c : group_split(m, g, typical_width, classify)) out.push_back(c);
     } else {
-      GroupView v = group_view(m, g);
-      if (auto c = piece_crop(m, v, 0, v.ext.width)) out.push_back(*c);
+      out.push_back(*whole[i]);
     }
   }
   if (out.empty()) throw NoInkError("no digits found in the image");

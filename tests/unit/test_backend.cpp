@@ -277,6 +277,40 @@ TEST(ReferenceGradients, SoftmaxCrossEntropy) {
   EXPECT_NEAR(stats[0], loss, 1e-4);
 }
 
+TEST(ReferenceGradients, SoftmaxCrossEntropyOutliers) {
+  // A negative label is "not a digit": the target is uniform, so the loss is
+  // -mean_c log p[c] and it is smallest when the model is unsure.
+  for (auto& be : {reference_backend_create(), cpu_backend_create(2)}) {
+    const int n = 4, classes = 10;
+    auto z = random_vector(n * classes, 51, -3.0f, 3.0f);
+    std::fill(z.begin() + 3 * classes, z.end(), 0.7f);  // row 3: flat logits, already uniform
+    z[0] = 8.0f;                                         // row 0: confident in class 0
+    const std::vector<float> labels = {-1, 2, -1, -1};
+    std::vector<float> dz(n * classes), stats(2, 0.0f);
+    be->softmax_xent(n, classes, z.data(), labels.data(), dz.data(), stats.data());
+    auto mean_loss = [&](const std::vector<float>& zz) {
+      std::vector<float> tmp(n * classes), s(2, 0.0f);
+      be->softmax_xent(n, classes, zz.data(), labels.data(), tmp.data(), s.data());
+      return std::vector<float>{s[0] / n};
+    };
+    check_gradient(z, {1.0f}, dz, mean_loss, 1e-2f, 3e-3f, "softmax xent outliers");
+    std::vector<float> p(n * classes);
+    be->softmax_forward(n, classes, z.data(), p.data());
+    double loss = -std::log(p[1 * classes + 2]);
+    for (int i : {0, 2, 3}) {
+      for (int c = 0; c < classes; ++c) loss -= std::log(p[i * classes + c]) / classes;
+    }
+    EXPECT_NEAR(stats[0], loss, 1e-4);
+    for (int c = 0; c < classes; ++c) EXPECT_NEAR(dz[3 * classes + c], 0.0f, 1e-7);  // at target
+    // Hits: row 1 if its argmax is 2; an outlier row when no class reaches 0.5 (row 3, not 0).
+    const auto arg1 = std::max_element(z.begin() + classes, z.begin() + 2 * classes) - z.begin();
+    float hits = float(arg1 == classes + 2) + 1.0f;
+    const float p2 = *std::max_element(p.begin() + 2 * classes, p.begin() + 3 * classes);
+    hits += p2 < 0.5f ? 1.0f : 0.0f;
+    EXPECT_EQ(stats[1], hits);
+  }
+}
+
 TEST(Adam, MatchesHandComputedKerasSteps) {
   // One parameter, gradients 0.5 then -0.25, Keras defaults (lr 1e-3, 0.9, 0.999, 1e-7).
   for (auto& be : {reference_backend_create(), cpu_backend_create(2)}) {

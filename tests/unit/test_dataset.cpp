@@ -133,5 +133,84 @@ TEST(Augment, DeterministicBoundedAndDifferent) {
   EXPECT_GT(ink, 3.0);  // the stroke survives
 }
 
+// A 28x28 image with a filled box [x0, x1) x [y0, y1) of ink.
+std::vector<float> box_digit(int x0, int x1, int y0, int y1) {
+  std::vector<float> img(784, 0.0f);
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) img[size_t(y * 28 + x)] = 1.0f;
+  return img;
+}
+
+struct InkStats {
+  int x0 = 28, x1 = -1, y0 = 28, y1 = -1;
+  double cx = 0, cy = 0, mass = 0;
+};
+
+InkStats ink_stats(const std::vector<float>& img) {
+  InkStats s;
+  for (int y = 0; y < 28; ++y) {
+    for (int x = 0; x < 28; ++x) {
+      const float v = img[size_t(y * 28 + x)];
+      if (v > 0.1f) {
+        s.x0 = std::min(s.x0, x), s.x1 = std::max(s.x1, x);
+        s.y0 = std::min(s.y0, y), s.y1 = std::max(s.y1, y);
+      }
+      s.mass += v, s.cx += v * x, s.cy += v * y;
+    }
+  }
+  if (s.mass > 0) s.cx /= s.mass, s.cy /= s.mass;
+  return s;
+}
+
+TEST(ComposeSample, OutliersResidueAndPlainCopies) {
+  // a: a box 12 px wide, 20 tall (a "digit"), b: one 10 px wide.
+  const auto a = box_digit(8, 20, 4, 24), b = box_digit(9, 19, 4, 24);
+  std::vector<float> out(784), again(784);
+  AugmentOptions none;
+  EXPECT_EQ(compose_sample(none, 3, 28, 28, a.data(), 7.0f, b.data(), out.data()), 7.0f);
+  EXPECT_EQ(out, a);  // no composition asked: a unchanged
+
+  AugmentOptions all_out;
+  all_out.outlier_p = 1.0f;
+  AugmentOptions all_res;
+  all_res.residue_p = 1.0f;
+  int wider = 0, narrower = 0;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    SCOPED_TRACE(seed);
+    EXPECT_EQ(compose_sample(all_out, seed, 28, 28, a.data(), 7.0f, b.data(), out.data()),
+              kOutlierLabel);
+    compose_sample(all_out, seed, 28, 28, a.data(), 7.0f, b.data(), again.data());
+    EXPECT_EQ(out, again);  // deterministic in the seed
+    // Cropped and fitted as number mode fits a crop: longest side 20 px, mass near the centre.
+    InkStats s = ink_stats(out);
+    ASSERT_GT(s.mass, 0.0);
+    EXPECT_NEAR(std::max(s.x1 - s.x0, s.y1 - s.y0) + 1, 20, 1);
+    EXPECT_NEAR(s.cx, 14.0, 1.0);
+    EXPECT_NEAR(s.cy, 14.0, 1.0);
+    // a alone is 12/20 wide; a pair or a digit with a big piece is wider, a part narrower.
+    const double aspect = double(s.x1 - s.x0 + 1) / (s.y1 - s.y0 + 1);
+    wider += aspect > 0.7;
+    narrower += aspect < 0.5;
+
+    EXPECT_EQ(compose_sample(all_res, seed, 28, 28, a.data(), 7.0f, b.data(), out.data()), 7.0f);
+    s = ink_stats(out);
+    const double res_aspect = double(s.x1 - s.x0 + 1) / (s.y1 - s.y0 + 1);
+    EXPECT_GE(res_aspect, 0.5);   // a and a sliver (b may sit 2 px lower: the box grows)...
+    EXPECT_LT(res_aspect, 0.75);  // ...and not much more
+  }
+  EXPECT_GT(wider, 15);  // every kind shows up
+  EXPECT_GT(narrower, 5);
+
+  // The loader uses it: with outlier_p = 1 every label is the outlier label.
+  const Dataset d = tiny(40);
+  AugmentOptions opt;
+  opt.enabled = true;
+  opt.outlier_p = 1.0f;
+  BatchLoader loader(d, 40, 1, opt);
+  std::vector<float> x(40 * 784), l(40);
+  loader.fill(0, x.data(), l.data());
+  for (float v : l) EXPECT_EQ(v, kOutlierLabel);
+}
+
 }  // namespace
 }  // namespace scrawl

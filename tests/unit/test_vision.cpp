@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -15,6 +16,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "host/error.h"
+#include "host/vision/ink_internal.h"
 #include "host/vision/preprocess.h"
 
 namespace scrawl::vision {
@@ -308,6 +310,86 @@ TEST(VisionDigit, NoInkIsRefused) {
   EXPECT_THROW(digit_preprocess(cv::Mat()), FormatError);
 }
 
+// ---- the ink finder's fast statistics against their plain reference (bit for bit) ----
+
+TEST(VisionInkInternals, QuantilesMatchSelection) {
+  using namespace ink_detail;
+  cv::RNG rng(11);
+  for (size_t n : {size_t(1), size_t(2), size_t(7), size_t(784), size_t(9216)}) {
+    std::vector<uint8_t> v8(n);
+    for (uint8_t& x : v8) x = uint8_t(rng.uniform(0, 256));
+    if (n > 100) std::fill(v8.begin(), v8.begin() + long(n / 2), uint8_t(235));  // paper
+    const std::vector<double> vd(v8.begin(), v8.end());
+    std::vector<double> scratch;
+    for (double q : {0.0, 0.25, 0.5, 0.75, 0.9, 1.0}) {
+      SCOPED_TRACE("n " + std::to_string(n) + " q " + std::to_string(q));
+      const double want = quantile_select(vd, q);
+      EXPECT_EQ(quantile_u8(v8.data(), n, q), want);
+      EXPECT_EQ(quantile_select_into(vd, q, scratch), want);
+    }
+  }
+  EXPECT_EQ(quantile_u8(nullptr, 0, 0.5), 0.0);
+  EXPECT_EQ(quantile_select(std::vector<float>{}, 0.5), 0.0);
+}
+
+TEST(VisionInkInternals, PaperFitMatchesReference) {
+  using namespace ink_detail;
+  std::vector<std::pair<std::string, cv::Mat>> cases;
+  const cv::Mat three = digit_grey();
+  cases.push_back({"clean 200x200", three});
+  cases.push_back({"light ink", 255 - three});
+  cases.push_back({"lit photo", photo_lit(three)});
+  cases.push_back({"noisy photo", noisy(photo_lit(three), 6, 5)});
+  cases.push_back({"300x120 wide", text_draw("2024", {300, 120}, {150, 60}, 2.5, 6)});
+  cv::Mat small;
+  cv::resize(three, small, {28, 28}, 0, 0, cv::INTER_AREA);
+  cases.push_back({"28x28", small});
+  cases.push_back({"28x28 noisy", noisy(small, 10, 7)});
+  cases.push_back({"28x28 MNIST style", 255 - small});
+  cases.push_back({"13x5", cv::Mat(small(cv::Rect(8, 10, 13, 5)))});
+  cases.push_back({"1x1", cv::Mat(1, 1, CV_8U, cv::Scalar(128))});
+  cases.push_back({"3x40 flat", cv::Mat(3, 40, CV_8U, cv::Scalar(200))});
+  cv::Mat gradient(60, 90, CV_8U);
+  for (int x = 0; x < 90; ++x) gradient.col(x).setTo(250 - x);
+  cases.push_back({"gradient", gradient});
+  cv::Mat random(50, 70, CV_8U);
+  cv::RNG(3).fill(random, cv::RNG::UNIFORM, 0, 256);
+  cases.push_back({"uniform noise", random});
+  for (const auto& [what, img] : cases) {
+    SCOPED_TRACE(what);
+    const PaperFit want = paper_fit_reference(img), got = paper_fit(img);
+    for (int k = 0; k < 6; ++k) EXPECT_EQ(got.coef[size_t(k)], want.coef[size_t(k)]) << k;
+    EXPECT_EQ(got.sigma, want.sigma);
+    EXPECT_EQ(got.threshold, want.threshold);
+    EXPECT_EQ(got.dark_ink, want.dark_ink);
+    EXPECT_EQ(got.snr, want.snr);
+  }
+}
+
+TEST(VisionInkInternals, SmallLocalPaperMatchesOpenCv) {
+  using namespace ink_detail;
+  cv::Mat small;
+  cv::resize(digit_grey(), small, {28, 28}, 0, 0, cv::INTER_AREA);
+  std::vector<cv::Mat> images = {small, noisy(small, 12, 9), 255 - small,
+                                 cv::Mat(small(cv::Rect(3, 5, 17, 9)))};
+  cv::Mat random(40, 31, CV_8U);
+  cv::RNG(4).fill(random, cv::RNG::UNIFORM, 0, 256);
+  images.push_back(random);
+  images.push_back(cv::Mat(3, 3, CV_8U, cv::Scalar(7)));
+  for (const cv::Mat& img : images) {
+    for (int k : {3, 5, 9, 15}) {
+      for (int soften : {1, 3, 5}) {
+        SCOPED_TRACE(std::to_string(img.cols) + "x" + std::to_string(img.rows) + " k " +
+                     std::to_string(k) + " soften " + std::to_string(soften));
+        const cv::Mat want = paper_local_opencv(img, k, soften), got = paper_local(img, k, soften);
+        ASSERT_EQ(got.size(), want.size());
+        ASSERT_EQ(got.type(), want.type());
+        EXPECT_EQ(std::memcmp(got.data, want.data, want.total() * want.elemSize()), 0);
+      }
+    }
+  }
+}
+
 // ---- number mode ----
 
 // Digits drawn one by one with clear gaps; returns the image and each digit's centre x.
@@ -421,7 +503,7 @@ TEST(VisionNumber, TouchingDigitsAreSplit) {
     return out;
   };
   std::vector<DigitCrop> judged = number_segment(img, templates);
-  EXPECT_EQ(calls, 1) << "all candidates go to the classifier in one batch";
+  EXPECT_EQ(calls, 2) << "the groups whole in one batch, then all of a group's pieces in one";
   ASSERT_EQ(judged.size(), 2u);
   EXPECT_GT(similarity(judged[0].pixels, refs[0]), 0.85);
   EXPECT_GT(similarity(judged[1].pixels, refs[1]), 0.85);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <string>
@@ -67,7 +68,11 @@ double probe_loss(Network& net, const std::vector<float>& x, const std::vector<f
 
 RunResult train(Backend& be, const std::string& arch_file) {
   static const Synthetic data;
-  const auto arch = Network::arch_from_file(std::string(SCRAWL_SOURCE_DIR) + "/" + arch_file);
+  // SCRAWL_SOURCE_DIR in the environment overrides the build's source folder, so the binary also
+  // runs from a bundle copied to another machine (profiling/gpu_bundle.sh).
+  const char* root = std::getenv("SCRAWL_SOURCE_DIR");
+  const auto arch = Network::arch_from_file(std::string(root && *root ? root : SCRAWL_SOURCE_DIR) +
+                                            "/" + arch_file);
   Network net(arch, be);
   net.init_glorot(42);
   TrainOptions opt;

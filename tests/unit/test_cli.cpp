@@ -54,6 +54,14 @@ TEST(Cli, TrainRefusesBadInputsClearly) {
   EXPECT_NE(run("train --arch a.json").code, 0);  // --data and --out are required
 }
 
+TEST(Cli, BenchRefusesBadInferenceOptions) {
+  const std::string base = "bench --arch " + kSrc + "/models/seed.json --data /nonexistent ";
+  CliRun r = run(base + "--device cpu --infer-only --infer-batches 1,0");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--infer-batches: 0"), std::string::npos) << r.out;
+  EXPECT_NE(run(base + "--infer-data gpu").code, 0);
+}
+
 TEST(Cli, PredictAnswersEachFileAndSetsTheExitCode) {
   const std::string model = kSrc + "/models/default.scrawl";
   if (!std::filesystem::exists(model)) GTEST_SKIP() << "no shipped model yet";

@@ -9,27 +9,30 @@
 #include <array>
 #include <cmath>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "host/error.h"
+#include "host/vision/ink_internal.h"
 #include "host/vision/preprocess.h"
 
 namespace scrawl::vision {
 namespace {
 
-constexpr int kWorkMaxSide = 1024;  // processing resolution cap: plenty for a 20 px result
-constexpr int kSampleSide = 96;     // grid for the paper fit and robust statistics
+using ink_detail::basis;
+using ink_detail::coord;
+using ink_detail::kSampleSide;
+using ink_detail::paper_fit;
+using ink_detail::paper_local;
+using ink_detail::PaperFit;
+using ink_detail::quantile_hist;
+using ink_detail::quantile_select;
+using ink_detail::quantile_select_into;
 
-template <typename T>
-double quantile(std::vector<T> v, double q) {  // by value: nth_element reorders
-  if (v.empty()) return 0.0;
-  size_t k = std::min(v.size() - 1, size_t(q * double(v.size() - 1) + 0.5));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return double(v[k]);
-}
+constexpr int kWorkMaxSide = 1024;  // processing resolution cap: plenty for a 20 px result
 
 int odd(double x) { return std::max(1, int(std::lround(x)) | 1); }
 
@@ -123,48 +126,44 @@ cv::Mat alpha_composite(const cv::Mat& bgra) {
   return out;
 }
 
-// A robust quadratic fit of the paper over one grey channel, and what the residuals say.
-struct PaperFit {
-  std::array<double, 6>
-      coef{};              // paper = c0 + c1 x + c2 y + c3 x^2 + c4 xy + c5 y^2, x,y in [-1,1]
-  double sigma = 1.0;      // paper noise, grey levels (robust)
-  double threshold = 6.0;  // a residual beyond this is ink
-  bool dark_ink = true;
-  double snr = 0.0;  // ink contrast / noise; 0 when no ink shows
-};
+}  // namespace
 
-void basis(double x, double y, double* f) {
-  f[0] = 1;
-  f[1] = x;
-  f[2] = y;
-  f[3] = x * x;
-  f[4] = x * y;
-  f[5] = y * y;
-}
+namespace ink_detail {
 
-double coord(int i, int n) { return n > 1 ? 2.0 * i / (n - 1) - 1.0 : 0.0; }
-
+// The arithmetic of paper_fit_reference in the same order, so the same values bit for bit, at a
+// fraction of the cost: the grid's coordinates computed once per row and column; the first
+// round's medians (of whole numbers) from histograms; later selections in one reused buffer;
+// the normal equations summed over a list of the inliers into plain locals; and no further
+// rounds once a round keeps the same inliers as the round before: its solve would get the very
+// same equations and return the same coefficients, so every later round would repeat it exactly.
 PaperFit paper_fit(const cv::Mat& grey8) {
-  int nx = std::min(grey8.cols, kSampleSide), ny = std::min(grey8.rows, kSampleSide);
-  std::vector<std::array<double, 6>> f;
-  std::vector<double> v;
-  f.reserve(size_t(nx) * ny);
-  v.reserve(size_t(nx) * ny);
-  for (int j = 0; j < ny; ++j) {
-    int y = std::min(grey8.rows - 1, int((j + 0.5) * grey8.rows / ny));
+  const int nx = std::min(grey8.cols, kSampleSide), ny = std::min(grey8.rows, kSampleSide);
+  std::vector<int> xs(static_cast<size_t>(nx));
+  std::vector<double> cx(static_cast<size_t>(nx));
+  for (int i = 0; i < nx; ++i) {
+    xs[size_t(i)] = std::min(grey8.cols - 1, int((i + 0.5) * grey8.cols / nx));
+    cx[size_t(i)] = coord(xs[size_t(i)], grey8.cols);
+  }
+  const size_t n = size_t(nx) * size_t(ny);
+  std::vector<std::array<double, 6>> f(n);
+  std::vector<double> v(n);
+  std::array<uint32_t, 256> hist{};
+  for (int j = 0, k = 0; j < ny; ++j) {
+    const int y = std::min(grey8.rows - 1, int((j + 0.5) * grey8.rows / ny));
+    const double cy = coord(y, grey8.rows);
     const uint8_t* row = grey8.ptr<uint8_t>(y);
-    for (int i = 0; i < nx; ++i) {
-      int x = std::min(grey8.cols - 1, int((i + 0.5) * grey8.cols / nx));
-      std::array<double, 6> b;
-      basis(coord(x, grey8.cols), coord(y, grey8.rows), b.data());
-      f.push_back(b);
-      v.push_back(row[x]);
+    for (int i = 0; i < nx; ++i, ++k) {
+      basis(cx[size_t(i)], cy, f[size_t(k)].data());
+      const uint8_t g = row[xs[size_t(i)]];
+      v[size_t(k)] = g;
+      ++hist[g];
     }
   }
-  const size_t n = v.size();
   PaperFit fit;
-  fit.coef[0] = quantile(v, 0.5);
-  std::vector<double> r(n), dev(n);
+  fit.coef[0] = quantile_hist(hist, n, 0.5);
+  std::vector<double> r(n), dev(n), scratch;
+  std::vector<uint32_t> inliers, previous;
+  inliers.reserve(n);
   double med = 0.0;
   for (int iter = 0;; ++iter) {
     for (size_t i = 0; i < n; ++i) {
@@ -172,30 +171,46 @@ PaperFit paper_fit(const cv::Mat& grey8) {
       for (int k = 0; k < 6; ++k) p += fit.coef[k] * f[i][k];
       r[i] = v[i] - p;
     }
-    med = quantile(r, 0.5);
-    for (size_t i = 0; i < n; ++i) dev[i] = std::abs(r[i] - med);
-    fit.sigma = std::max(1.4826 * quantile(dev, 0.5), 1.0);
+    if (iter == 0) {
+      // The paper is still the constant median c, so r = v - c are whole numbers, and so are
+      // their median ((the median of v) - c = 0) and the deviations: histograms give both.
+      med = quantile_hist(hist, n, 0.5) - fit.coef[0];
+      std::array<uint32_t, 256> dev_hist{};
+      for (size_t i = 0; i < n; ++i) {
+        dev[i] = std::abs(r[i] - med);
+        ++dev_hist[size_t(dev[i])];
+      }
+      fit.sigma = std::max(1.4826 * quantile_hist(dev_hist, n, 0.5), 1.0);
+    } else {
+      med = quantile_select_into(r, 0.5, scratch);
+      for (size_t i = 0; i < n; ++i) dev[i] = std::abs(r[i] - med);
+      fit.sigma = std::max(1.4826 * quantile_select_into(dev, 0.5, scratch), 1.0);
+    }
     if (iter == 3) break;
     // Least squares over the inliers (paper): normal equations, 6x6, upper triangle.
-    cv::Matx66d ata = cv::Matx66d::zeros();
-    cv::Vec6d atb = cv::Vec6d::all(0);
-    size_t inliers = 0;
+    inliers.clear();
     for (size_t i = 0; i < n; ++i) {
-      if (dev[i] > 2.5 * fit.sigma) continue;
-      ++inliers;
+      if (!(dev[i] > 2.5 * fit.sigma)) inliers.push_back(uint32_t(i));
+    }
+    if (inliers.size() < 12) break;
+    if (iter > 0 && inliers == previous) break;  // a fixed point: see above
+    double ata[6][6] = {}, atb[6] = {};
+    for (uint32_t i : inliers) {
       const double* fi = f[i].data();
       for (int a = 0; a < 6; ++a) {
         atb[a] += fi[a] * v[i];
-        for (int b = a; b < 6; ++b) ata(a, b) += fi[a] * fi[b];
+        for (int b = a; b < 6; ++b) ata[a][b] += fi[a] * fi[b];
       }
     }
-    if (inliers < 12) break;
+    cv::Matx66d m;
+    cv::Vec6d rhs, sol;
     for (int a = 0; a < 6; ++a) {
-      for (int b = 0; b < a; ++b) ata(a, b) = ata(b, a);
+      rhs[a] = atb[a];
+      for (int b = 0; b < 6; ++b) m(a, b) = b >= a ? ata[a][b] : ata[b][a];
     }
-    cv::Vec6d sol;
-    cv::solve(ata, atb, sol, cv::DECOMP_SVD);
+    cv::solve(m, rhs, sol, cv::DECOMP_SVD);
     for (int k = 0; k < 6; ++k) fit.coef[k] = sol[k];
+    std::swap(inliers, previous);
   }
   fit.coef[0] += med;
 
@@ -214,9 +229,15 @@ PaperFit paper_fit(const cv::Mat& grey8) {
   }
   fit.dark_ink = dark >= light;
   const std::vector<double>& ink = fit.dark_ink ? dark_mag : light_mag;
-  if (ink.size() >= std::max<size_t>(3, n / 2000)) fit.snr = quantile(ink, 0.5) / fit.sigma;
+  if (ink.size() >= std::max<size_t>(3, n / 2000)) {
+    fit.snr = quantile_select_into(ink, 0.5, scratch) / fit.sigma;
+  }
   return fit;
 }
+
+}  // namespace ink_detail
+
+namespace {
 
 // The fitted paper at every pixel, CV_32F. Per row the quadratic is a + b x + c3 x^2.
 cv::Mat paper_render(const PaperFit& fit, cv::Size size) {
@@ -336,8 +357,110 @@ double masked_quantile(const cv::Mat& img, const cv::Mat& mask, double q) {
       if (mk[x]) v.push_back(row[x]);
     }
   }
-  return quantile(v, q);
+  return quantile_select(std::move(v), q);
 }
+
+// ---- the local paper ----
+
+// Running max (kMax) or min over windows of 2r+1 rows, clipped to the image: as OpenCV's
+// dilate/erode with their default border, which never wins. Whole-image shifted operations, so
+// the loops are long and vectorise; rows take the same pass between two transposes.
+template <bool kMax>
+void column_extreme(const uint8_t* in, uint8_t* out, int rows, int cols, int r) {
+  const size_t n = size_t(rows) * size_t(cols);
+  std::copy(in, in + n, out);
+  for (int dy = 1; dy <= r && dy < rows; ++dy) {
+    const size_t off = size_t(dy) * size_t(cols);
+    for (size_t i = 0; i + off < n; ++i)
+      out[i] = kMax ? std::max(out[i], in[i + off]) : std::min(out[i], in[i + off]);
+    for (size_t i = off; i < n; ++i)
+      out[i] = kMax ? std::max(out[i], in[i - off]) : std::min(out[i], in[i - off]);
+  }
+}
+
+void transpose(const uint8_t* in, uint8_t* out, int rows, int cols) {
+  for (int y = 0; y < rows; ++y) {
+    for (int x = 0; x < cols; ++x) out[size_t(x) * rows + y] = in[size_t(y) * cols + x];
+  }
+}
+
+// OpenCV's BORDER_REFLECT_101 for an index at most one length outside [0, n).
+int reflect101(int i, int n) { return i < 0 ? -i : i >= n ? 2 * n - 2 - i : i; }
+
+// paper_local on a small image (see the condition in paper_local): the closing by passes of
+// column_extreme; the box sums are of integers, exact in any order, so scaling each as
+// cv::blur does (by 1 / area, in double) gives its very values.
+cv::Mat paper_local_small(const cv::Mat& gd8, int k, int soften) {
+  const int rows = gd8.rows, cols = gd8.cols, r = k / 2, rb = soften / 2;
+  const size_t n = size_t(rows) * size_t(cols);
+  std::vector<uint8_t> src(n), a(n), b(n);
+  for (int y = 0; y < rows; ++y) {
+    std::copy(gd8.ptr<uint8_t>(y), gd8.ptr<uint8_t>(y) + cols, src.data() + size_t(y) * cols);
+  }
+  // Closing = erode(rows, columns) after dilate(rows, columns); each direction is separable.
+  column_extreme<true>(src.data(), a.data(), rows, cols, r);
+  transpose(a.data(), b.data(), rows, cols);
+  column_extreme<true>(b.data(), a.data(), cols, rows, r);  // along the rows, transposed
+  column_extreme<false>(a.data(), b.data(), cols, rows, r);
+  transpose(b.data(), a.data(), cols, rows);
+  column_extreme<false>(a.data(), b.data(), rows, cols, r);
+  const uint8_t* closed = b.data();
+  // Row sums over a copy of each row padded by mirroring, then column sums of those.
+  std::vector<int> hsum(n), pad(static_cast<size_t>(cols + 2 * rb)), col(static_cast<size_t>(cols));
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* c = closed + size_t(y) * cols;
+    for (int x = -rb; x < cols + rb; ++x) pad[size_t(x + rb)] = c[reflect101(x, cols)];
+    int* h = hsum.data() + size_t(y) * cols;
+    std::fill(h, h + cols, 0);
+    for (int dx = 0; dx <= 2 * rb; ++dx) {
+      for (int x = 0; x < cols; ++x) h[x] += pad[size_t(x + dx)];
+    }
+  }
+  const double scale = 1. / (soften * soften);
+  cv::Mat bg(rows, cols, CV_32F);
+  for (int y = 0; y < rows; ++y) {
+    std::fill(col.begin(), col.end(), 0);
+    for (int dy = -rb; dy <= rb; ++dy) {
+      const int* h = hsum.data() + size_t(reflect101(y + dy, rows)) * cols;
+      for (int x = 0; x < cols; ++x) col[size_t(x)] += h[x];
+    }
+    float* o = bg.ptr<float>(y);
+    const uint8_t* c = closed + size_t(y) * cols;
+    for (int x = 0; x < cols; ++x) {
+      const float box = float(double(col[size_t(x)]) * scale);
+      o[x] = std::max(std::min(box, float(c[x])), 1.0f);
+    }
+  }
+  return bg;
+}
+
+}  // namespace
+
+namespace ink_detail {
+
+cv::Mat paper_local_opencv(const cv::Mat& gd8, int k, int soften) {
+  cv::Mat closed8, closed, bg;
+  cv::morphologyEx(gd8, closed8, cv::MORPH_CLOSE,
+                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
+  closed8.convertTo(closed, CV_32F);
+  cv::blur(closed, bg, cv::Size(soften, soften));  // soften the blocks (box: O(1) per pixel)
+  cv::min(bg, closed, bg);
+  cv::max(bg, 1.0f, bg);
+  return bg;
+}
+
+cv::Mat paper_local(const cv::Mat& gd8, int k, int soften) {
+  // Direct loops cost about pixels * k; OpenCV's filters about pixels plus a set-up that, on a
+  // 28x28 upload, is most of the time. Mirroring needs the box within one length of the image;
+  // and OpenCV's filters read a submatrix's neighbours in its parent, which the loops do not.
+  const bool small = gd8.total() * size_t(k) <= 65536 && soften <= std::min(gd8.rows, gd8.cols) &&
+                     !gd8.isSubmatrix();
+  return small ? paper_local_small(gd8, k, soften) : paper_local_opencv(gd8, k, soften);
+}
+
+}  // namespace ink_detail
+
+namespace {
 
 [[noreturn]] void no_ink() { throw NoInkError("no ink found in the image"); }
 
@@ -429,25 +552,18 @@ InkMap ink_find(const cv::Mat& image) {
   // and its smoothed copy may only lower it: raised above a dark area near an edge, the
   // background would turn that area's rim into ink.
   int k = std::max(3, std::min(odd(2.5 * m.stroke_width + 3), odd(long_side / 3.0)));
-  cv::Mat closed8, closed, bg;
-  cv::morphologyEx(gd8, closed8, cv::MORPH_CLOSE,
-                   cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
-  closed8.convertTo(closed, CV_32F);
-  int soften = odd(k / 4.0);
-  cv::blur(closed, bg, cv::Size(soften, soften));  // soften the blocks (box: O(1) per pixel)
-  cv::min(bg, closed, bg);
-  cv::max(bg, 1.0f, bg);
+  cv::Mat bg = paper_local(gd8, k, odd(k / 4.0));  // the closing, softened, >= 1
 
   // Ink strength s = 1 - (gd / bg) / (paper's ratio): ~0 on paper, ~1 on solid ink.
   cv::Mat s = bg;  // computed in place: these images are large and short-lived
   cv::divide(gd, bg, s);
   std::vector<float> samples = grid_samples(s);
-  double paper_ratio = std::max(quantile(samples, 0.5), 1e-3);
+  double paper_ratio = std::max(quantile_select(std::move(samples), 0.5), 1e-3);
   s.convertTo(s, CV_32F, -1.0 / paper_ratio, 1.0);
   samples = grid_samples(s);
-  double s_med = quantile(samples, 0.5);
+  double s_med = quantile_select(samples, 0.5);
   for (float& x : samples) x = std::abs(x - float(s_med));
-  double sigma_s = std::max(1.4826 * quantile(samples, 0.5), 0.004);
+  double sigma_s = std::max(1.4826 * quantile_select(std::move(samples), 0.5), 0.004);
 
   // Threshold a lightly smoothed copy: Otsu, but never inside the noise or below 12% contrast.
   cv::Mat s_smooth;  // a new buffer: blurring into a header of `s` would blur `s` too

@@ -1,0 +1,104 @@
+// Internals of the ink finder (ink.cpp) that its tests and benchmarks reach: exact order
+// statistics and the robust quadratic fit of the paper. The plain versions (quantile_select,
+// paper_fit_reference in ink_reference.cpp) are the specification; the fast ones must give the
+// very same values, bit for bit: tests/unit/test_vision.cpp checks that, and
+// profiling/bench_vision.cpp times both ways.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace scrawl::vision::ink_detail {
+
+// ---- order statistics ----
+
+// The index of the q-quantile among n sorted values (nearest rank, halves rounded up).
+inline size_t quantile_rank(size_t n, double q) {
+  return std::min(n - 1, size_t(q * double(n - 1) + 0.5));
+}
+
+// The reference: the value of rank quantile_rank(n, q) in v; 0 when v is empty.
+template <typename T>
+double quantile_select(std::vector<T> v, double q) {  // by value: nth_element reorders
+  if (v.empty()) return 0.0;
+  const size_t k = quantile_rank(v.size(), q);
+  std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(k), v.end());
+  return double(v[k]);
+}
+
+// The same, selecting in `scratch` (contents lost) rather than in a new copy.
+template <typename T>
+double quantile_select_into(const std::vector<T>& v, double q, std::vector<T>& scratch) {
+  if (v.empty()) return 0.0;
+  scratch.assign(v.begin(), v.end());
+  const size_t k = quantile_rank(v.size(), q);
+  std::nth_element(scratch.begin(), scratch.begin() + std::ptrdiff_t(k), scratch.end());
+  return double(scratch[k]);
+}
+
+// The same for 8-bit samples, from their histogram (n samples in all): no copy, no selection.
+inline double quantile_hist(const std::array<uint32_t, 256>& hist, size_t n, double q) {
+  if (n == 0) return 0.0;
+  const size_t k = quantile_rank(n, q);
+  size_t below = 0;
+  for (int i = 0; i < 256; ++i) {
+    below += hist[size_t(i)];
+    if (below > k) return double(i);
+  }
+  return 255.0;
+}
+
+inline double quantile_u8(const uint8_t* v, size_t n, double q) {
+  std::array<uint32_t, 256> hist{};
+  for (size_t i = 0; i < n; ++i) ++hist[v[i]];
+  return quantile_hist(hist, n, q);
+}
+
+// ---- the paper fit ----
+
+constexpr int kSampleSide = 96;  // grid for the paper fit and robust statistics
+
+// A robust quadratic fit of the paper over one grey channel, and what the residuals say.
+struct PaperFit {
+  std::array<double, 6>
+      coef{};              // paper = c0 + c1 x + c2 y + c3 x^2 + c4 xy + c5 y^2, x,y in [-1,1]
+  double sigma = 1.0;      // paper noise, grey levels (robust)
+  double threshold = 6.0;  // a residual beyond this is ink
+  bool dark_ink = true;
+  double snr = 0.0;  // ink contrast / noise; 0 when no ink shows
+};
+
+// grey8 CV_8U, sampled on a grid of at most kSampleSide per side.
+PaperFit paper_fit(const cv::Mat& grey8);
+// The same fit written plainly (every quantile a selection on a copy, all four rounds of
+// reweighting always run): the specification paper_fit is checked against.
+PaperFit paper_fit_reference(const cv::Mat& grey8);
+
+// ---- the local paper ----
+
+// The paper under each pixel of 8-bit grey with dark ink (gd8): a closing by a k x k square
+// (pixels beyond the image ignored), box-blurred over soften x soften (borders mirrored), never
+// above the closing, at least 1; CV_32F. k, soften odd. paper_local runs direct loops on small
+// images, where OpenCV's filter set-up costs more than the filtering; paper_local_opencv, the
+// OpenCV way, is its specification.
+cv::Mat paper_local(const cv::Mat& gd8, int k, int soften);
+cv::Mat paper_local_opencv(const cv::Mat& gd8, int k, int soften);
+
+// x (or y) in [-1, 1] for pixel i of n.
+inline double coord(int i, int n) { return n > 1 ? 2.0 * i / (n - 1) - 1.0 : 0.0; }
+
+inline void basis(double x, double y, double* f) {
+  f[0] = 1;
+  f[1] = x;
+  f[2] = y;
+  f[3] = x * x;
+  f[4] = x * y;
+  f[5] = y * y;
+}
+
+}  // namespace scrawl::vision::ink_detail

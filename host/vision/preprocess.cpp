@@ -1,5 +1,6 @@
 // From ink to MNIST-style (28, 28) crops: one digit, or a row of digits split left to right
-// (pieces merged, touching digits cut at projection minima, optionally judged by a classifier).
+// (pieces merged, touching digits cut along straight or bent paths chosen by a classifier, or at
+// projection minima without one).
 // Tested by tests/unit/test_vision.cpp (geometry of crops, invariance, "2024", broken and
 // touching digits, classifier-driven cuts).
 #include <algorithm>

@@ -95,13 +95,16 @@ DigitCrop digit_preprocess(const cv::Mat& image);
 using Classifier = std::function<std::vector<float>(const std::vector<DigitCrop>&)>;
 
 // Number mode: the digits of a row, left to right, each preprocessed as digit_preprocess does.
-// Pieces of one digit are merged (components whose x-ranges overlap strongly), specks and marks
-// much shorter than the digits ignored. A group wider than 1.2 digit heights (or 1.75 typical
-// digit widths) is split: with `classify`, every set of up to 3 cuts among the vertical-projection
-// minima and a grid of columns is scored in one classifier call, and the cut (or no cut) with the
-// best product of confidences per digit wins (geometric mean, so different counts compare);
-// without it, at the deepest projection minima near the widths the other digits suggest.
-// Throws NoInkError; std::invalid_argument when `classify` returns the wrong number of values.
+// Pieces of one digit are merged (components whose x-ranges overlap strongly), specks, marks much
+// shorter than the digits and frame-hugging blobs (dark photo corners) ignored. With `classify`,
+// the groups are first read whole; a group wider than half its height that is not read with
+// confidence >= 0.9 is searched for cuts: straight ones and ones bent around the strokes, at the
+// vertical-projection minima and on a grid; every piece between two cuts is scored in one
+// classifier call, and dynamic programming picks the cuts with the best product of confidences
+// less a price per digit. Without `classify`, a group wider than 1.2 digit heights (or 1.75
+// typical digit widths) is cut at the deepest projection minima near the widths the other digits
+// suggest. Throws NoInkError; std::invalid_argument when `classify` returns the wrong number of
+// values.
 std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify = {});
 
 // ---- modes (shared by the CLI and the server) ----

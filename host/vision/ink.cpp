@@ -24,6 +24,8 @@ namespace {
 
 using ink_detail::basis;
 using ink_detail::coord;
+using ink_detail::kInlierBand;
+using ink_detail::kNarrowFirstBand;
 using ink_detail::kSampleSide;
 using ink_detail::paper_fit;
 using ink_detail::paper_local;
@@ -33,6 +35,8 @@ using ink_detail::quantile_select;
 using ink_detail::quantile_select_into;
 
 constexpr int kWorkMaxSide = 1024;  // processing resolution cap: plenty for a 20 px result
+constexpr double kNoisySnr = 6.0;      // below this ink/noise ratio the rough residual is smoothed
+constexpr double kRoughSmooth = 0.008;  // ...by a Gaussian of this share of the long side (<= 3 px)
 
 int odd(double x) { return std::max(1, int(std::lround(x)) | 1); }
 
@@ -136,7 +140,7 @@ namespace ink_detail {
 // the normal equations summed over a list of the inliers into plain locals; and no further
 // rounds once a round keeps the same inliers as the round before: its solve would get the very
 // same equations and return the same coefficients, so every later round would repeat it exactly.
-PaperFit paper_fit(const cv::Mat& grey8) {
+PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
   const int nx = std::min(grey8.cols, kSampleSide), ny = std::min(grey8.rows, kSampleSide);
   std::vector<int> xs(static_cast<size_t>(nx));
   std::vector<double> cx(static_cast<size_t>(nx));
@@ -189,8 +193,9 @@ PaperFit paper_fit(const cv::Mat& grey8) {
     if (iter == 3) break;
     // Least squares over the inliers (paper): normal equations, 6x6, upper triangle.
     inliers.clear();
+    const double band = (iter == 0 ? first_band : kInlierBand) * fit.sigma;
     for (size_t i = 0; i < n; ++i) {
-      if (!(dev[i] > 2.5 * fit.sigma)) inliers.push_back(uint32_t(i));
+      if (!(dev[i] > band)) inliers.push_back(uint32_t(i));
     }
     if (inliers.size() < 12) break;
     if (iter > 0 && inliers == previous) break;  // a fixed point: see above
@@ -512,17 +517,42 @@ InkMap ink_find(const cv::Mat& image) {
   // more contrast mass beyond the threshold is the ink...
   cv::Mat grey, resid;
   grey8.convertTo(grey, CV_32F);
-  resid = grey - paper_render(fit, grey.size());
-  const float t = float(fit.threshold);
   double dark = 0, light = 0;
-  for (int y = 0; y < resid.rows; ++y) {
-    const float* r = resid.ptr<float>(y);
-    for (int x = 0; x < resid.cols; ++x) {
-      if (r[x] < -t) dark += -r[x] - t;
-      if (r[x] > t) light += r[x] - t;
+  auto residual = [&] {
+    resid = grey - paper_render(fit, grey.size());
+    // Noisy and faint (a shadowed photo): the residual is smoothed before it is thresholded, or
+    // its mask would be speckle whose short runs pass for thin strokes (and the closing below,
+    // sized by them, would hollow the real ones out). Cleaner images keep every detail.
+    const double smooth = std::min(kRoughSmooth * long_side, 3.0);
+    if (fit.snr > 0 && fit.snr < kNoisySnr && smooth > 0.3) {
+      cv::GaussianBlur(resid, resid, cv::Size(0, 0), smooth);
     }
+    const float t = float(fit.threshold);
+    dark = light = 0;
+    for (int y = 0; y < resid.rows; ++y) {
+      const float* r = resid.ptr<float>(y);
+      for (int x = 0; x < resid.cols; ++x) {
+        if (r[x] < -t) dark += -r[x] - t;
+        if (r[x] > t) light += r[x] - t;
+      }
+    }
+  };
+  residual();
+  if (dark == 0 && light == 0) {
+    // Nothing beyond the threshold: either a blank image, or a fit that took in the ink. The
+    // fallback fit starts from the paper around the median only (see kNarrowFirstBand).
+    fit = paper_fit(grey8, kNarrowFirstBand);
+    residual();
+  }
+  if (dark == 0 && light == 0) {
+    // Still nothing: faint ink under a hard shadow, whose edge the quadratic cannot follow and
+    // which so inflates sigma. The rough mask only sets polarity and stroke width; the
+    // threshold that finds the ink comes later, from the local paper.
+    fit.threshold = std::max(3.0 * fit.sigma, 6.0);
+    residual();
   }
   if (dark == 0 && light == 0) no_ink();
+  const float t = float(fit.threshold);
   m.light_ink = light > dark;
   cv::Mat rough = m.light_ink ? cv::Mat(resid > t) : cv::Mat(resid < -t);
   MaskShape shape = mask_shape(rough, resid, long_side);

@@ -63,6 +63,16 @@ inline double quantile_u8(const uint8_t* v, size_t n, double q) {
 
 constexpr int kSampleSide = 96;  // grid for the paper fit and robust statistics
 
+// Paper fit inliers: residuals within this many sigmas of the median.
+constexpr double kInlierBand = 2.5;
+// The narrow first round of the fallback fit (see ink_find): the first round's sigma is measured
+// around a constant, so a steep paper gradient together with a large share of ink (a bold digit
+// filling a quarter of the frame) inflates it until the usual band lets the ink into the fit and
+// the fit settles on a blend of paper and ink that shows no ink at all. The central half around
+// the median is paper whenever the ink covers less than half; but it lies along one brightness
+// contour of a graded paper, a poor base for a quadratic, so this is only the fallback.
+constexpr double kNarrowFirstBand = 1.0;
+
 // A robust quadratic fit of the paper over one grey channel, and what the residuals say.
 struct PaperFit {
   std::array<double, 6>
@@ -74,10 +84,10 @@ struct PaperFit {
 };
 
 // grey8 CV_8U, sampled on a grid of at most kSampleSide per side.
-PaperFit paper_fit(const cv::Mat& grey8);
+PaperFit paper_fit(const cv::Mat& grey8, double first_band = kInlierBand);
 // The same fit written plainly (every quantile a selection on a copy, all four rounds of
 // reweighting always run): the specification paper_fit is checked against.
-PaperFit paper_fit_reference(const cv::Mat& grey8);
+PaperFit paper_fit_reference(const cv::Mat& grey8, double first_band = kInlierBand);
 
 // ---- the local paper ----
 

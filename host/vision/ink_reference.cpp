@@ -12,7 +12,7 @@
 
 namespace scrawl::vision::ink_detail {
 
-PaperFit paper_fit_reference(const cv::Mat& grey8) {
+PaperFit paper_fit_reference(const cv::Mat& grey8, double first_band) {
   int nx = std::min(grey8.cols, kSampleSide), ny = std::min(grey8.rows, kSampleSide);
   std::vector<std::array<double, 6>> f;
   std::vector<double> v;
@@ -49,7 +49,7 @@ PaperFit paper_fit_reference(const cv::Mat& grey8) {
     cv::Vec6d atb = cv::Vec6d::all(0);
     size_t inliers = 0;
     for (size_t i = 0; i < n; ++i) {
-      if (dev[i] > 2.5 * fit.sigma) continue;
+      if (dev[i] > (iter == 0 ? first_band : kInlierBand) * fit.sigma) continue;
       ++inliers;
       const double* fi = f[i].data();
       for (int a = 0; a < 6; ++a) {

@@ -460,7 +460,8 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
 // the frame: blobs far thicker than any stroke, or strips hugging an edge. When a component of
 // some size lies clear of the frame, such frame-touching pieces are not part of the writing and
 // are dropped. (Half the widest width, the largest distance to the background, tells a blob from
-// a stroke; a strip stays within 12% of the image's side from the edge it touches.)
+// a stroke; a strip or a corner's L keeps most of its pixels within 12% of the image's side from
+// the frame.)
 void drop_frame_blobs(InkMap& m) {
   if (m.components.size() < 2) return;
   const cv::Size size = m.labels.size();
@@ -482,16 +483,24 @@ void drop_frame_blobs(InkMap& m) {
   double ref = 0;
   for (const InkComponent& c : m.components)
     if (!touches(c.box) && c.area >= largest_inner / 4) ref = std::max(ref, half_width(c));
-  auto hugs_frame = [&](const cv::Rect& b) {
-    const int dx = int(0.12 * size.width), dy = int(0.12 * size.height);
-    return (b.x <= 0 && b.x + b.width <= dx) || (b.x + b.width >= size.width && b.x >= size.width - dx) ||
-           (b.y <= 0 && b.y + b.height <= dy) ||
-           (b.y + b.height >= size.height && b.y >= size.height - dy);
+  // Most of the component's pixels within the band along the frame: a strip along one edge, or
+  // an L or U around a corner (a vignette), however far its box reaches.
+  const int band_x = int(0.12 * size.width), band_y = int(0.12 * size.height);
+  auto hugs_frame = [&](const InkComponent& c) {
+    int in_band = 0;
+    for (int y = c.box.y; y < c.box.y + c.box.height; ++y) {
+      const int* lab = m.labels.ptr<int>(y);
+      const bool row_in = y < band_y || y >= size.height - band_y;
+      for (int x = c.box.x; x < c.box.x + c.box.width; ++x) {
+        if (lab[x] == c.label && (row_in || x < band_x || x >= size.width - band_x)) ++in_band;
+      }
+    }
+    return in_band >= 0.8 * c.area;
   };
   m.components.erase(std::remove_if(m.components.begin(), m.components.end(),
                                     [&](const InkComponent& c) {
                                       return touches(c.box) &&
-                                             (hugs_frame(c.box) || half_width(c) > 2.2 * ref);
+                                             (hugs_frame(c) || half_width(c) > 2.2 * ref);
                                     }),
                      m.components.end());
 }

@@ -290,6 +290,65 @@ TEST(VisionDigit, InkMapReportsPolarityAndStrokeWidth) {
   EXPECT_NEAR(c.box.y + c.box.h / 2.0, 1500, 50);
 }
 
+// A bold digit filling a quarter of a small photo whose light falls off steeply: the paper's
+// grey spans as much as the ink's contrast, so a fit that starts wide takes the ink in and
+// sees nothing beyond its threshold; the fallback fit must find the digit.
+TEST(VisionDigit, BoldDigitOnSteeplyLitPaperIsFound) {
+  cv::Mat bold = text_draw("3", {70, 86}, {35, 43}, 2.2, 14);  // ink on 30% of the frame
+  cv::Mat photo(bold.size(), CV_8U);
+  for (int y = 0; y < bold.rows; ++y) {
+    for (int x = 0; x < bold.cols; ++x) {
+      const float refl = 0.3f + 0.7f * bold.at<uint8_t>(y, x) / 255.0f;
+      const float light = 205.0f - 100.0f * (x + y) / float(bold.cols + bold.rows - 2);
+      photo.at<uint8_t>(y, x) = cv::saturate_cast<uint8_t>(refl * light);
+    }
+  }
+  const cv::Mat shot = noisy(photo, 3, 5);
+  // The usual fit takes the ink in (no sample beyond its threshold); the fallback's does not.
+  EXPECT_EQ(ink_detail::paper_fit(shot).snr, 0.0) << "the case the fallback is for";
+  EXPECT_GT(ink_detail::paper_fit(shot, ink_detail::kNarrowFirstBand).snr, 3.0);
+  Pixels want = digit_preprocess(bold).pixels;
+  DigitCrop got = digit_preprocess(shot);
+  expect_mnist_like(got.pixels, "bold on steep light");
+  EXPECT_GT(similarity(got.pixels, want), 0.9);
+}
+
+// Thick strokes in a noisy photo with a bright highlight: speckle in the rough mask must not pass
+// for thin strokes, or the local paper would follow the strokes and hollow them out.
+TEST(VisionDigit, NoisyHighlightKeepsThickStrokesSolid) {
+  cv::Mat big;
+  cv::resize(digit_grey(), big, {320, 320}, 0, 0, cv::INTER_LINEAR);  // strokes ~19 px
+  cv::Mat photo(big.size(), CV_8U);
+  for (int y = 0; y < big.rows; ++y) {
+    for (int x = 0; x < big.cols; ++x) {
+      const float refl = 0.35f + 0.6f * big.at<uint8_t>(y, x) / 255.0f;
+      const float dx = x - 20.0f, dy = y - 300.0f;
+      const float light = 150.0f + 100.0f * std::exp(-(dx * dx + dy * dy) / (2 * 70.0f * 70.0f));
+      photo.at<uint8_t>(y, x) = cv::saturate_cast<uint8_t>(refl * light);
+    }
+  }
+  cv::Mat shot = noisy(photo, 18, 9);
+  InkMap m = ink_find(shot);
+  EXPECT_GT(m.stroke_width, 10.0f) << "the strokes are ~19 px wide";
+  Pixels p = digit_preprocess(shot).pixels;
+  expect_mnist_like(p, "noisy highlight");
+  EXPECT_GT(similarity(p, digit_preprocess(big).pixels), 0.9);
+}
+
+// A dark vignette as an L along two edges of a photo (one component, its box the whole frame)
+// is not part of the digit.
+TEST(VisionDigit, CornerVignetteIsNotInk) {
+  cv::Mat grey = digit_grey();
+  Pixels clean = digit_preprocess(grey).pixels;
+  cv::Mat framed = grey.clone();
+  framed.rowRange(0, 12).setTo(60);
+  framed.colRange(188, 200).setTo(60);
+  DigitCrop c = digit_preprocess(framed);
+  expect_mnist_like(c.pixels, "corner L");
+  EXPECT_GT(similarity(c.pixels, clean), 0.95);
+  EXPECT_GT(c.box.y, 20) << "the vignette must not stretch the box";
+}
+
 TEST(VisionDigit, NoInkIsRefused) {
   cv::Mat white(200, 200, CV_8U, cv::Scalar(255));
   EXPECT_THROW(digit_preprocess(white), NoInkError);
@@ -356,13 +415,15 @@ TEST(VisionInkInternals, PaperFitMatchesReference) {
   cv::RNG(3).fill(random, cv::RNG::UNIFORM, 0, 256);
   cases.push_back({"uniform noise", random});
   for (const auto& [what, img] : cases) {
-    SCOPED_TRACE(what);
-    const PaperFit want = paper_fit_reference(img), got = paper_fit(img);
-    for (int k = 0; k < 6; ++k) EXPECT_EQ(got.coef[size_t(k)], want.coef[size_t(k)]) << k;
-    EXPECT_EQ(got.sigma, want.sigma);
-    EXPECT_EQ(got.threshold, want.threshold);
-    EXPECT_EQ(got.dark_ink, want.dark_ink);
-    EXPECT_EQ(got.snr, want.snr);
+    for (double band : {kInlierBand, kNarrowFirstBand}) {  // the usual fit and the fallback
+      SCOPED_TRACE(what + ", first band " + std::to_string(band));
+      const PaperFit want = paper_fit_reference(img, band), got = paper_fit(img, band);
+      for (int k = 0; k < 6; ++k) EXPECT_EQ(got.coef[size_t(k)], want.coef[size_t(k)]) << k;
+      EXPECT_EQ(got.sigma, want.sigma);
+      EXPECT_EQ(got.threshold, want.threshold);
+      EXPECT_EQ(got.dark_ink, want.dark_ink);
+      EXPECT_EQ(got.snr, want.snr);
+    }
   }
 }
 

@@ -16,29 +16,15 @@
 # IMAGE defaults to tests/fixtures/*.png; each is passed --repeat times.
 set -euo pipefail
 
-self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
-root="$(dirname "$(dirname "$self")")"
-cd "$root"
-
-log() { printf 'nsight_infer: %s\n' "$*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
+nsight_tag=nsight_infer
+# shellcheck source=profiling/nsight_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nsight_common.sh"
 
 mode=predict
 model=""
 repeat=64
-arch=models/seed.json
-data="${SCRAWL_DATA:-}"
-build_dir="${SCRAWL_BUILD_DIR:-build}"
-conv=auto
-out=""
-run_nsys=1
-run_ncu=0
 ncu_count=30
 ncu_skip=0
-ncu_set=full
 images=()
 
 while (($#)); do
@@ -46,49 +32,16 @@ while (($#)); do
     --mode) mode="${2:?}"; shift 2 ;;
     --model) model="${2:?}"; shift 2 ;;
     --repeat) repeat="${2:?}"; shift 2 ;;
-    --arch) arch="${2:?}"; shift 2 ;;
-    --data) data="${2:?}"; shift 2 ;;
-    --build-dir) build_dir="${2:?}"; shift 2 ;;
-    --conv) conv="${2:?}"; shift 2 ;;
-    --out) out="${2:?}"; shift 2 ;;
-    --ncu) run_ncu=1; shift ;;
-    --ncu-count) ncu_count="${2:?}"; shift 2 ;;
-    --ncu-skip) ncu_skip="${2:?}"; shift 2 ;;
-    --ncu-set) ncu_set="${2:?}"; shift 2 ;;
-    --no-nsys) run_nsys=0; shift ;;
-    -h | --help)
-      sed -n '2,/^set -euo/p' "$self" | sed -e '$d' -e 's/^# \{0,1\}//'
-      exit 0
-      ;;
-    -*) die "unknown argument: $1 (try --help)" ;;
+    -*) nsight_option "$@"; shift "$nsight_shift" ;;
     *) images+=("$1"); shift ;;
   esac
 done
 
 case "$mode" in predict | bench) ;; *) die "--mode must be predict or bench" ;; esac
-case "$conv" in auto | custom | cudnn) ;; *) die "--conv must be auto, custom or cudnn" ;; esac
-
-find_tool() {
-  local name="$1" dir
-  if command -v "$name" >/dev/null 2>&1; then
-    command -v "$name"
-    return
-  fi
-  for dir in "${CUDA_HOME:-}" "${CUDA_PATH:-}" "$(dirname "$(dirname "$(command -v nvcc 2>/dev/null || echo /x/x)")")" /usr/local/cuda; do
-    [[ -n "$dir" && -x "$dir/bin/$name" ]] && { echo "$dir/bin/$name"; return; }
-  done
-  return 1
-}
-
-bin="$build_dir/scrawl"
-[[ -x "$bin" ]] || die "$bin not found: build it with CUDA first (bash scripts/build.sh)"
-nsys=""
-ncu=""
-((run_nsys)) && { nsys="$(find_tool nsys)" || die "nsys (Nsight Systems) not found; install it or put it on PATH"; }
-((run_ncu)) && { ncu="$(find_tool ncu)" || die "ncu (Nsight Compute) not found; install it or put it on PATH"; }
-
-out="${out:-$build_dir/nsight}"
-mkdir -p "$out"
+nsight_check_conv
+nsight_need_scrawl
+nsight_find_profilers
+nsight_make_out
 export SCRAWL_CONV_ALGO="$conv"
 
 if [[ "$mode" == predict ]]; then
@@ -105,11 +58,7 @@ if [[ "$mode" == predict ]]; then
   cmd+=("${files[@]}")
   name="infer-predict-$conv"
 else
-  [[ -f "$arch" ]] || die "$arch not found"
-  if [[ -z "$data" ]]; then
-    data="$(bash scripts/fetch_mnist.sh | tail -n 1)"
-  fi
-  [[ -f "$data/train-images-idx3-ubyte" ]] || die "no MNIST in $data (run scripts/fetch_mnist.sh)"
+  nsight_need_mnist
   cmd=("$bin" bench --arch "$arch" --data "$data" --device cuda --json)
   name="infer-bench-$(basename "$arch" .json)-$conv"
 fi

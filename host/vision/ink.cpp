@@ -94,8 +94,10 @@ cv::Scalar masked_median(const cv::Mat& bgr, const cv::Mat& mask) {
 
 // BGRA -> BGR on paper. When most pixels are opaque the alpha is a cut-out and the paper is the
 // opaque pixels' median colour; when most are transparent the alpha carries the drawing (a
-// canvas export) and the paper is white or black, whichever contrasts with the opaque pixels.
-cv::Mat alpha_composite(const cv::Mat& bgra) {
+// canvas export) and the paper is white or black, whichever contrasts with the opaque pixels:
+// then `drawn_in_alpha` is set, and the paper is exactly flat.
+cv::Mat alpha_composite(const cv::Mat& bgra, bool* drawn_in_alpha) {
+  *drawn_in_alpha = false;
   cv::Mat planes[4];
   cv::split(bgra, planes);
   const cv::Mat& alpha = planes[3];
@@ -114,6 +116,7 @@ cv::Mat alpha_composite(const cv::Mat& bgra) {
     cv::Mat grey;
     cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
     paper = cv::Scalar::all(cv::mean(grey, opaque)[0] < 128 ? 255 : 0);
+    *drawn_in_alpha = true;
   }
   cv::Mat out(bgr.size(), CV_8UC3);
   for (int y = 0; y < bgr.rows; ++y) {
@@ -475,7 +478,8 @@ InkMap ink_find(const cv::Mat& image) {
   cv::Mat img = depth_to_8u(image);
   InkMap m;
   m.image_size = img.size();
-  if (img.channels() == 4) img = alpha_composite(img);
+  bool drawn_in_alpha = false;  // a canvas export: the paper is flat, known exactly
+  if (img.channels() == 4) img = alpha_composite(img, &drawn_in_alpha);
 
   // Working resolution.
   int long_side = std::max(img.cols, img.rows);
@@ -581,8 +585,18 @@ InkMap ink_find(const cv::Mat& image) {
   // a straight edge exactly where it is, so it runs at full resolution (8-bit, separable rect)
   // and its smoothed copy may only lower it: raised above a dark area near an edge, the
   // background would turn that area's rim into ink.
-  int k = std::max(3, std::min(odd(2.5 * m.stroke_width + 3), odd(long_side / 3.0)));
-  cv::Mat bg = paper_local(gd8, k, odd(k / 4.0));  // the closing, softened, >= 1
+  //
+  // A drawing carried in alpha lies on paper we made, exactly flat: no local estimate is needed,
+  // and the closing, capped at a third of the image, would cut a hole into a fat brush's blob.
+  // (Flat-looking paper without alpha gets no such trust: a hard-edged shadow is flat too.)
+  cv::Mat bg;
+  if (drawn_in_alpha) {
+    const double level = m.light_ink ? 255.0 - fit.coef[0] : fit.coef[0];  // the fitted paper
+    bg = cv::Mat(gd8.size(), CV_32F, cv::Scalar(std::max(level, 1.0)));
+  } else {
+    int k = std::max(3, std::min(odd(2.5 * m.stroke_width + 3), odd(long_side / 3.0)));
+    bg = paper_local(gd8, k, odd(k / 4.0));  // the closing, softened, >= 1
+  }
 
   // Ink strength s = 1 - (gd / bg) / (paper's ratio): ~0 on paper, ~1 on solid ink.
   cv::Mat s = bg;  // computed in place: these images are large and short-lived

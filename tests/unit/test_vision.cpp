@@ -349,6 +349,22 @@ TEST(VisionDigit, CornerVignetteIsNotInk) {
   EXPECT_GT(c.box.y, 20) << "the vignette must not stretch the box";
 }
 
+// A fat brush on a transparent canvas: strokes wider than a third of the image. The paper is
+// flat, so nothing local is estimated; a closing (capped at a third of the image) would cut a
+// square hole into the blob.
+TEST(VisionDigit, FatBrushOnCanvasStaysSolid) {
+  cv::Mat canvas(300, 300, CV_8UC4, cv::Scalar(0, 0, 0, 0));
+  cv::ellipse(canvas, {150, 150}, {70, 120}, 0, 0, 360, cv::Scalar(180, 20, 200, 255), cv::FILLED,
+              cv::LINE_AA);
+  InkMap m = ink_find(canvas);
+  EXPECT_FALSE(m.light_ink);
+  cv::Mat inside(canvas.size(), CV_8U, cv::Scalar(0));
+  cv::ellipse(inside, {150, 150}, {60, 110}, 0, 0, 360, cv::Scalar(255), cv::FILLED);
+  double lowest = 0;
+  cv::minMaxLoc(m.ink, &lowest, nullptr, nullptr, nullptr, inside);
+  EXPECT_GT(lowest, 0.95) << "the blob must be solid ink, without a hole";
+}
+
 TEST(VisionDigit, NoInkIsRefused) {
   cv::Mat white(200, 200, CV_8U, cv::Scalar(255));
   EXPECT_THROW(digit_preprocess(white), NoInkError);

@@ -13,15 +13,13 @@ torch.compile's compilation) after which the weights and Adam state are reset, a
 a few warm-up inference calls. Inference feeds slices of the resident test set and stops at the
 logits (no softmax, argmax or copy to the host), like `scrawl bench --infer-data device`.
 
-Only stdlib, NumPy and torch; reads the raw IDX files itself (gzipped ones too).
+Only stdlib, NumPy and torch; reads the raw IDX files (gzipped ones too) with mnist_idx.py.
     python3 profiling/bench_gpu.py --data DIR [--modes eager,compile] [--smoke]
 """
 import argparse
 import copy
-import gzip
 import json
 import os
-import struct
 import sys
 import time
 
@@ -30,6 +28,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# mnist_idx lives beside this file; `python3 profiling/bench_gpu.py` puts this folder on sys.path
+# already, but not under -P / PYTHONSAFEPATH.
+_here = os.path.dirname(os.path.abspath(__file__))
+if _here not in sys.path:
+    sys.path.insert(0, _here)
+import mnist_idx  # noqa: E402
+
 MODES = {
     "eager": None,
     "compile": "default",
@@ -37,26 +42,8 @@ MODES = {
 }
 
 
-def read_idx(path, magic, dims):
-    """One IDX file (or PATH.gz), its magic number and dimension count checked."""
-    if not os.path.exists(path) and os.path.exists(path + ".gz"):
-        path += ".gz"
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    got, = struct.unpack(">I", data[:4])
-    if got != magic:
-        sys.exit(f"{path}: magic {got:#x}, expected {magic:#x} (not an IDX file?)")
-    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
-    if body.size != int(np.prod(shape)):
-        sys.exit(f"{path}: {body.size} bytes of data, header says {shape}")
-    return body.reshape(shape)
-
-
 def load_split(data_dir, prefix, limit, dev):
-    images = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte"), 0x803, 3)
-    labels = read_idx(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte"), 0x801, 1)
+    images, labels = mnist_idx.read_split(data_dir, prefix, allow_gz=True)
     if limit > 0:
         images, labels = images[:limit], labels[:limit]
     x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # (N, 1, 28, 28)

@@ -2,14 +2,13 @@
 way, printing the same JSON keys, so profiling/bench_cpu.sh can put the two side by side.
 
 Network: Conv2d(1, 64, 3) -> ReLU -> Flatten -> Linear(26*26*64, 10); Adam(lr 1e-3, betas (0.9,
-0.999), eps 1e-7); cross-entropy; pixels scaled to [0, 1]. Reads the raw IDX files with NumPy (no
-torchvision). Run with Debian's interpreter, which owns python3-torch:
+0.999), eps 1e-7); cross-entropy; pixels scaled to [0, 1]. Reads the raw IDX files with NumPy
+(profiling/mnist_idx.py, no torchvision). Run with Debian's interpreter, which owns python3-torch:
     /usr/bin/python3 profiling/torch_seed.py --data DIR [--epochs 1] [--batch 32] [--threads 2]
 """
 import argparse
 import json
 import os
-import struct
 import sys
 import time
 
@@ -17,24 +16,16 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-
-def read_idx(path, magic, dims):
-    """Reads one IDX file, checking its magic number and dimension count."""
-    with open(path, "rb") as f:
-        data = f.read()
-    got_magic, = struct.unpack(">I", data[:4])
-    if got_magic != magic:
-        sys.exit(f"{path}: magic {got_magic:#x}, expected {magic:#x} (not an IDX file?)")
-    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
-    if body.size != int(np.prod(shape)):
-        sys.exit(f"{path}: {body.size} bytes of data, header says {shape}")
-    return body.reshape(shape)
+# mnist_idx lives beside this file; `python3 profiling/torch_seed.py` puts this folder on sys.path
+# already, but not under -P / PYTHONSAFEPATH.
+_here = os.path.dirname(os.path.abspath(__file__))
+if _here not in sys.path:
+    sys.path.insert(0, _here)
+import mnist_idx  # noqa: E402
 
 
 def load_split(data_dir, prefix):
-    images = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte"), 0x803, 3)
-    labels = read_idx(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte"), 0x801, 1)
+    images, labels = mnist_idx.read_split(data_dir, prefix)
     x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)  # (N, 1, 28, 28)
     y = torch.from_numpy(labels.astype(np.int64))  # (N,)
     return x, y

@@ -522,15 +522,7 @@ InkMap ink_find(const cv::Mat& image) {
   cv::Mat grey, resid;
   grey8.convertTo(grey, CV_32F);
   double dark = 0, light = 0;
-  auto residual = [&] {
-    resid = grey - paper_render(fit, grey.size());
-    // Noisy and faint (a shadowed photo): the residual is smoothed before it is thresholded, or
-    // its mask would be speckle whose short runs pass for thin strokes (and the closing below,
-    // sized by them, would hollow the real ones out). Cleaner images keep every detail.
-    const double smooth = std::min(kRoughSmooth * long_side, 3.0);
-    if (fit.snr > 0 && fit.snr < kNoisySnr && smooth > 0.3) {
-      cv::GaussianBlur(resid, resid, cv::Size(0, 0), smooth);
-    }
+  auto masses = [&] {  // the contrast mass beyond the threshold on each side
     const float t = float(fit.threshold);
     dark = light = 0;
     for (int y = 0; y < resid.rows; ++y) {
@@ -540,6 +532,19 @@ InkMap ink_find(const cv::Mat& image) {
         if (r[x] > t) light += r[x] - t;
       }
     }
+  };
+  auto residual = [&] {
+    resid = grey - paper_render(fit, grey.size());
+    // Noisy and faint (a shadowed photo): the residual is smoothed before it is thresholded, or
+    // its mask would be speckle whose short runs pass for thin strokes (and the closing below,
+    // sized by them, would hollow the real ones out). Cleaner images keep every detail, and so
+    // do those where the fit saw no ink at all (snr 0: a blank, or a lone speck that smoothing
+    // would spread past the speck floor).
+    const double smooth = std::min(kRoughSmooth * long_side, 3.0);
+    if (fit.snr > 0 && fit.snr < kNoisySnr && smooth > 0.3) {
+      cv::GaussianBlur(resid, resid, cv::Size(0, 0), smooth);
+    }
+    masses();
   };
   residual();
   if (dark == 0 && light == 0) {
@@ -553,7 +558,7 @@ InkMap ink_find(const cv::Mat& image) {
     // which so inflates sigma. The rough mask only sets polarity and stroke width; the
     // threshold that finds the ink comes later, from the local paper.
     fit.threshold = std::max(3.0 * fit.sigma, 6.0);
-    residual();
+    masses();
   }
   if (dark == 0 && light == 0) no_ink();
   const float t = float(fit.threshold);

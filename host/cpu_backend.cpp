@@ -1,11 +1,14 @@
 // CpuBackend: the fast CPU path. Convolutions are im2col + single-threaded OpenBLAS SGEMM
-// per image with OpenMP over the batch; dense layers split their GEMM's output columns
-// across threads. Every op is checked against ReferenceBackend in tests/unit/test_backend.cpp.
+// per image with OpenMP over the batch, or a register-blocked direct kernel with bias and
+// ReLU fused when the reduction is short; dense layers split their GEMM across threads, or,
+// with few outputs, share one pass over the weights among the batch rows.
+// Every op is checked against ReferenceBackend in tests/unit/test_backend.cpp.
 #include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -15,13 +18,32 @@
 namespace scrawl {
 namespace {
 
+// Eight floats in one AVX2 register (GCC/Clang vector extension; two SSE halves on a
+// baseline x86-64 build). memcpy keeps the loads and stores unaligned-safe.
+typedef float v8f __attribute__((vector_size(32)));
+constexpr int kLanes = 8;
+
+inline v8f load8(const float* p) {
+  v8f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+inline v8f splat8(float a) { return v8f{a, a, a, a, a, a, a, a}; }  // one vbroadcastss
+inline v8f relu8(v8f v) { return v > 0.0f ? v : v8f{}; }
+inline float sum8(v8f v) {
+  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
 // col (C*R*S, OH*OW) from one image x (C, H, W); zero where the window hangs over the padding.
-void im2col(const Conv2dDims& d, const float* x, float* col) {
+// Rows of col are `ld` >= OH*OW apart; the columns past OH*OW are zeroed.
+void im2col(const Conv2dDims& d, const float* x, float* col, size_t ld) {
   const int oh = d.out_h(), ow = d.out_w();
   for (int c = 0; c < d.c; ++c)
     for (int r = 0; r < d.r; ++r)
       for (int s = 0; s < d.s; ++s) {
-        float* row = col + ((static_cast<size_t>(c) * d.r + r) * d.s + s) * oh * ow;
+        float* row = col + ((static_cast<size_t>(c) * d.r + r) * d.s + s) * ld;
+        std::fill(row + size_t(oh) * ow, row + ld, 0.0f);
         for (int i = 0; i < oh; ++i) {
           const int hi = i * d.stride - d.pad + r;
           float* out = row + static_cast<size_t>(i) * ow;
@@ -62,23 +84,148 @@ void col2im(const Conv2dDims& d, const float* col, float* dx) {
       }
 }
 
-// Below this reduction length (e.g. a first layer's 1x3x3) a GEMM call spends more time
-// packing than multiplying; rows of y built from axpys stay in L1 and vectorise fully.
-constexpr int kSmallCrs = 32;
+// Up to this reduction length (a first layer's 1x3x3) the direct kernel below beats SGEMM,
+// which has nothing to amortise its packing over; bias and ReLU are applied while the outputs
+// are still in registers. At the default net's 32x3x3 and 64x3x3 the two tie (SGEMM runs
+// AVX-512 kernels on this EPYC), so SGEMM keeps those.
+constexpr int kDirectCrs = 32;
 
-// y (K, P) = w (K, CRS) * col (CRS, P) + b, for small CRS.
-void conv_small_crs(int k, int crs, int p, const float* w, const float* b, const float* col,
-                    float* y) {
-  for (int kk = 0; kk < k; ++kk) {
-    float* __restrict row = y + size_t(kk) * p;
-    const float bias = b ? b[kk] : 0.0f;
-    for (int i = 0; i < p; ++i) row[i] = bias;
-    for (int j = 0; j < crs; ++j) {
-      const float a = w[size_t(kk) * crs + j];
-      const float* __restrict src = col + size_t(j) * p;
-      for (int i = 0; i < p; ++i) row[i] += a * src[i];
+// One register tile of y (K, P) = relu?(w (K, CRS) * col (CRS, LD) + b): KB filters by PV
+// vectors of 8 pixels, 4 x 3 = 12 accumulators, so each step of the reduction is PV loads,
+// KB broadcasts and KB*PV FMAs. Pixels from `valid` on are computed from col's zeroed tail
+// and not stored.
+template <int KB, int PV>
+void conv_tile(int crs, const float* w, const float* b, const float* col, size_t ld, int valid,
+               bool relu, float* y, size_t ldy) {
+  v8f acc[KB][PV];
+  for (int k = 0; k < KB; ++k)
+    for (int v = 0; v < PV; ++v) acc[k][v] = splat8(b ? b[k] : 0.0f);
+  for (int j = 0; j < crs; ++j) {
+    const float* c = col + size_t(j) * ld;
+    v8f cv[PV];
+    for (int v = 0; v < PV; ++v) cv[v] = load8(c + v * kLanes);
+    for (int k = 0; k < KB; ++k) {
+      const v8f a = splat8(w[size_t(k) * crs + j]);
+      for (int v = 0; v < PV; ++v) acc[k][v] += a * cv[v];
     }
   }
+  for (int k = 0; k < KB; ++k)
+    for (int v = 0; v < PV; ++v) {
+      const v8f out = relu ? relu8(acc[k][v]) : acc[k][v];
+      float* dst = y + size_t(k) * ldy + v * kLanes;
+      if ((v + 1) * kLanes <= valid) {
+        store8(dst, out);
+      } else {
+        for (int l = 0; l < valid - v * kLanes; ++l) dst[l] = out[l];
+      }
+    }
+}
+
+template <int KB>
+void conv_row_block(int crs, int p, const float* w, const float* b, const float* col, size_t ld,
+                    bool relu, float* y) {
+  constexpr int kTile = 3 * kLanes;
+  int i = 0;
+  for (; i + kTile <= p; i += kTile)
+    conv_tile<KB, 3>(crs, w, b, col + i, ld, kTile, relu, y + i, p);
+  const int rest = p - i;
+  if (rest > 2 * kLanes)
+    conv_tile<KB, 3>(crs, w, b, col + i, ld, rest, relu, y + i, p);
+  else if (rest > kLanes)
+    conv_tile<KB, 2>(crs, w, b, col + i, ld, rest, relu, y + i, p);
+  else if (rest > 0)
+    conv_tile<KB, 1>(crs, w, b, col + i, ld, rest, relu, y + i, p);
+}
+
+// y (K, P) = relu?(w (K, CRS) * col (CRS, LD) + b); b may be null. col's rows are padded to
+// LD >= P rounded up to 8, the padding zeroed (im2col does both). Writes each output once.
+void conv_direct(int k, int crs, int p, const float* w, const float* b, const float* col,
+                 size_t ld, bool relu, float* y) {
+  int kk = 0;
+  for (; kk + 4 <= k; kk += 4)
+    conv_row_block<4>(crs, p, w + size_t(kk) * crs, b ? b + kk : nullptr, col, ld, relu,
+                      y + size_t(kk) * p);
+  const float* wk = w + size_t(kk) * crs;
+  const float* bk = b ? b + kk : nullptr;
+  float* yk = y + size_t(kk) * p;
+  switch (k - kk) {
+    case 3: conv_row_block<3>(crs, p, wk, bk, col, ld, relu, yk); break;
+    case 2: conv_row_block<2>(crs, p, wk, bk, col, ld, relu, yk); break;
+    case 1: conv_row_block<1>(crs, p, wk, bk, col, ld, relu, yk); break;
+    default: break;
+  }
+}
+
+// Up to this many outputs a dense layer is a few long dot products per row (the seed net's
+// 43264 -> 10), which SGEMM handles poorly; the kernel below reads the weights once per
+// batch instead of once per row.
+constexpr int kSmallOut = 16;
+// Reduction chunk: a chunk of every weight row (10 x 2 KB for the seed net) stays in L1
+// while each pair of batch rows runs over it.
+constexpr int kDenseChunk = 512;
+
+// acc[r][o] (lane sums) += x rows r (RB of them, ldx apart) . w rows o (OB of them, ldw apart)
+// over [lo, hi), hi - lo a multiple of 8. 2 x 5 = 10 accumulators: each step loads 2 + 5
+// vectors for 10 FMAs.
+template <int RB, int OB>
+void dense_tile(int lo, int hi, const float* x, size_t ldx, const float* w, size_t ldw,
+                float* acc, int acc_ld) {
+  v8f a[RB][OB];
+  for (int r = 0; r < RB; ++r)
+    for (int o = 0; o < OB; ++o) a[r][o] = load8(acc + (r * acc_ld + o) * kLanes);
+  for (int i = lo; i < hi; i += kLanes) {
+    v8f xv[RB];
+    for (int r = 0; r < RB; ++r) xv[r] = load8(x + r * ldx + i);
+    for (int o = 0; o < OB; ++o) {
+      const v8f wv = load8(w + o * ldw + i);
+      for (int r = 0; r < RB; ++r) a[r][o] += xv[r] * wv;
+    }
+  }
+  for (int r = 0; r < RB; ++r)
+    for (int o = 0; o < OB; ++o) store8(acc + (r * acc_ld + o) * kLanes, a[r][o]);
+}
+
+template <int RB>
+void dense_rows(int lo, int hi, int out, const float* x, size_t ldx, const float* w, size_t ldw,
+                float* acc) {
+  int o = 0;
+  for (; o + 5 <= out; o += 5)
+    dense_tile<RB, 5>(lo, hi, x, ldx, w + o * ldw, ldw, acc + o * kLanes, out);
+  float* ao = acc + o * kLanes;
+  const float* wo = w + o * ldw;
+  switch (out - o) {
+    case 4: dense_tile<RB, 4>(lo, hi, x, ldx, wo, ldw, ao, out); break;
+    case 3: dense_tile<RB, 3>(lo, hi, x, ldx, wo, ldw, ao, out); break;
+    case 2: dense_tile<RB, 2>(lo, hi, x, ldx, wo, ldw, ao, out); break;
+    case 1: dense_tile<RB, 1>(lo, hi, x, ldx, wo, ldw, ao, out); break;
+    default: break;
+  }
+}
+
+// y (N, OUT) = relu?(x (N, IN) w^T + b) for small OUT; b may be null. acc: N*OUT*8 floats of
+// scratch, lane-wise partial sums. Each chunk of the weights is used by every row before the
+// next chunk is read.
+void dense_small_out(int n, int in, int out, const float* x, const float* w, const float* b,
+                     bool relu, float* y, float* acc) {
+  std::fill(acc, acc + size_t(n) * out * kLanes, 0.0f);
+  const int body = in / kLanes * kLanes;
+  for (int lo = 0; lo < body; lo += kDenseChunk) {
+    const int hi = std::min(body, lo + kDenseChunk);
+    int r = 0;
+    for (; r + 2 <= n; r += 2)
+      dense_rows<2>(lo, hi, out, x + size_t(r) * in, in, w, in, acc + size_t(r) * out * kLanes);
+    if (r < n)
+      dense_rows<1>(lo, hi, out, x + size_t(r) * in, in, w, in, acc + size_t(r) * out * kLanes);
+  }
+  for (int r = 0; r < n; ++r)
+    for (int o = 0; o < out; ++o) {
+      float sum = sum8(load8(acc + (size_t(r) * out + o) * kLanes));
+      const float* xr = x + size_t(r) * in;
+      const float* wo = w + size_t(o) * in;
+      for (int i = body; i < in; ++i) sum += xr[i] * wo[i];
+      sum += b ? b[o] : 0.0f;
+      y[size_t(r) * out + o] = relu && !(sum > 0.0f) ? 0.0f : sum;
+    }
 }
 
 class CpuBackend final : public HostMemoryBackend {
@@ -115,22 +262,24 @@ class CpuBackend final : public HostMemoryBackend {
                     bool relu) {
     const int p = d.out_h() * d.out_w(), crs = d.c * d.r * d.s;
     const size_t x_step = static_cast<size_t>(d.c) * d.h * d.w, y_step = size_t(d.k) * p;
+    const bool direct = crs <= kDirectCrs;
+    // The direct kernel reads whole vectors, so its col rows are padded to a multiple of 8.
+    const size_t ld = direct ? (size_t(p) + kLanes - 1) / kLanes * kLanes : size_t(p);
 #pragma omp parallel for num_threads(threads_) schedule(static)
     for (int n = 0; n < d.n; ++n) {
-      float* col = scratch(static_cast<size_t>(crs) * p);
-      im2col(d, x + n * x_step, col);
+      float* col = scratch(static_cast<size_t>(crs) * ld);
+      im2col(d, x + n * x_step, col, ld);
       float* yn = y + n * y_step;
-      if (crs <= kSmallCrs) {
-        conv_small_crs(d.k, crs, p, w, b, col, yn);
-      } else {
-        if (b) {
-          for (int k = 0; k < d.k; ++k)
-            std::fill(yn + size_t(k) * p, yn + size_t(k + 1) * p, b[k]);
-        }
-        // y_n (K, P) = w (K, CRS) * col (CRS, P)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.k, p, crs, 1.0f, w, crs, col, p,
-                    b ? 1.0f : 0.0f, yn, p);
+      if (direct) {
+        conv_direct(d.k, crs, p, w, b, col, ld, relu, yn);
+        continue;
       }
+      if (b) {
+        for (int k = 0; k < d.k; ++k) std::fill(yn + size_t(k) * p, yn + size_t(k + 1) * p, b[k]);
+      }
+      // y_n (K, P) = w (K, CRS) * col (CRS, P)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d.k, p, crs, 1.0f, w, crs, col, p,
+                  b ? 1.0f : 0.0f, yn, p);
       if (relu) {
         for (size_t i = 0; i < y_step; ++i) yn[i] = yn[i] > 0.0f ? yn[i] : 0.0f;
       }
@@ -169,7 +318,7 @@ class CpuBackend final : public HostMemoryBackend {
       float* col = scratch(static_cast<size_t>(crs) * p);
 #pragma omp for schedule(static)
       for (int n = 0; n < d.n; ++n) {
-        im2col(d, x + n * x_step, col);
+        im2col(d, x + n * x_step, col, p);
         const float* dyn = dy + n * y_step;
         // dw (K, CRS) += dy_n (K, P) * col^T (P, CRS)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d.k, crs, p, 1.0f, dyn, p, col, p,
@@ -188,12 +337,38 @@ class CpuBackend final : public HostMemoryBackend {
 
   void dense_forward(int n, int in, int out, const float* x, const float* w, const float* b,
                      float* y) override {
+    dense(n, in, out, x, w, b, y, false);
+  }
+
+  void dense_forward_relu(int n, int in, int out, const float* x, const float* w, const float* b,
+                          float* y) override {
+    dense(n, in, out, x, w, b, y, true);
+  }
+
+  void dense(int n, int in, int out, const float* x, const float* w, const float* b, float* y,
+             bool relu) {
+    if (out <= kSmallOut) {
+      // Rows split across threads: each thread reads all the weights, once.
+      const int t = std::min(threads_, std::max(1, n / 2));
+#pragma omp parallel num_threads(t)
+      {
+        const int id = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int lo = int(int64_t(n) * id / nt), hi = int(int64_t(n) * (id + 1) / nt);
+        if (hi > lo) {
+          float* acc = scratch(size_t(hi - lo) * out * kLanes);
+          dense_small_out(hi - lo, in, out, x + size_t(lo) * in, w, b, relu, y + size_t(lo) * out,
+                          acc);
+        }
+      }
+      return;
+    }
     if (b) {
       for (int i = 0; i < n; ++i) std::copy(b, b + out, y + size_t(i) * out);
     }
     // y (N, OUT) = x (N, IN) * w^T (IN, OUT): split the rows of y across threads when there
     // are enough of them, else its columns.
     gemm_split(false, true, n, out, in, x, in, w, in, b ? 1.0f : 0.0f, y, out);
+    if (relu) relu_forward(size_t(n) * out, y, y);
   }
 
   void dense_backward_data(int n, int in, int out, const float* dy, const float* w,

@@ -231,25 +231,33 @@ void Network::backward(int n, const float* x, const float* labels, float* stats,
 
 void Network::predict(const float* host_x, int n, float* host_probs) {
   const size_t in_size = input_.size(), out_size = output_shape().size();
+  const int classes = static_cast<int>(out_size);
   // On the CPU, chunks small enough that every activation stays in cache (about 4 MB) beat
   // big batches that stream each layer's output through memory; a GPU wants big batches.
   size_t widest = in_size;
   for (const ActShape& s : shapes_) widest = std::max(widest, s.size());
   const int cache_chunk = static_cast<int>((size_t(4) << 20) / (widest * sizeof(float)));
-  const int chunk_cap = backend_->kind() == BackendKind::Cuda ? 8192
-                                                              : std::max(8, std::min(1024, cache_chunk));
+  const bool on_host = backend_->kind() != BackendKind::Cuda;
+  const int chunk_cap = on_host ? std::max(8, std::min(1024, cache_chunk)) : 8192;
   for (int done = 0; done < n;) {
     const int m = std::min(chunk_cap, n - done);
-    if (in_buf_.size() < static_cast<size_t>(m) * in_size) {
-      const int cap = std::max(m, std::min(n, chunk_cap));
-      in_buf_ = Buffer(*backend_, static_cast<size_t>(cap) * in_size);
-      probs_buf_ = Buffer(*backend_, static_cast<size_t>(cap) * out_size);
+    const float* x = host_x + static_cast<size_t>(done) * in_size;
+    float* probs = host_probs + static_cast<size_t>(done) * out_size;
+    if (on_host) {
+      // Host memory is the backend's memory: no staging copies in or out. forward() never
+      // writes its input.
+      backend_->softmax_forward(m, classes, forward(m, x, false), probs);
+    } else {
+      if (in_buf_.size() < static_cast<size_t>(m) * in_size) {
+        const int cap = std::max(m, std::min(n, chunk_cap));
+        in_buf_ = Buffer(*backend_, static_cast<size_t>(cap) * in_size);
+        probs_buf_ = Buffer(*backend_, static_cast<size_t>(cap) * out_size);
+      }
+      backend_->upload(in_buf_.data(), x, m * in_size);
+      const float* logits = forward(m, in_buf_.data(), false);
+      backend_->softmax_forward(m, classes, logits, probs_buf_.data());
+      backend_->download(probs, probs_buf_.data(), m * out_size);
     }
-    backend_->upload(in_buf_.data(), host_x + static_cast<size_t>(done) * in_size, m * in_size);
-    const float* logits = forward(m, in_buf_.data(), false);
-    backend_->softmax_forward(m, static_cast<int>(out_size), logits, probs_buf_.data());
-    backend_->download(host_probs + static_cast<size_t>(done) * out_size, probs_buf_.data(),
-                       m * out_size);
     done += m;
   }
 }

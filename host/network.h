@@ -132,7 +132,7 @@ class Network {
   std::vector<float*> outs_;         // outs_[i] = output of layer i (owned or shared)
   std::vector<ActShape> shapes_;     // shapes_[i] = output shape of layer i
   Buffer grad_a_, grad_b_;           // ping-pong activation gradients
-  Buffer in_buf_, probs_buf_;  // for predict()
+  Buffer in_buf_, probs_buf_;  // predict() staging, on a GPU only
   Buffer dlogits_;
 };
 

@@ -77,6 +77,70 @@ TEST(CpuBackend, DenseMatchesReference) {
   }
 }
 
+// The inference fast paths: the direct conv kernel (reduction <= 32) and the dense kernel for
+// few outputs, at the seed and default networks' shapes and batch sizes the server uses,
+// with the ReLU fused and without a bias; against the reference op followed by its ReLU.
+TEST(CpuBackend, FusedInferenceMatchesReference) {
+  Pair p;
+  auto single = cpu_backend_create(1);
+  auto conv = [](int n, int c, int hw, int k, int pad, int stride) {
+    Conv2dDims d;
+    d.n = n; d.c = c; d.h = d.w = hw; d.k = k; d.r = d.s = 3; d.pad = pad; d.stride = stride;
+    return d;
+  };
+  const Conv2dDims convs[] = {
+      conv(1, 1, 28, 64, 0, 1),  conv(17, 1, 28, 64, 0, 1),  // seed, P = 676 (tail of 4)
+      conv(64, 1, 28, 32, 0, 1),                             // default's first layer
+      conv(3, 1, 12, 7, 0, 1),                               // K % 4 = 3, P = 100
+      conv(2, 3, 9, 6, 1, 2),                                // padding and stride, CRS = 27
+      conv(2, 2, 6, 5, 1, 1),                                // P = 36: one-vector tile
+      conv(2, 32, 12, 64, 0, 1), conv(3, 64, 10, 64, 0, 1),  // default's later layers (SGEMM)
+  };
+  for (const Conv2dDims& d : convs) {
+    const size_t xs = size_t(d.n) * d.c * d.h * d.w, ws = size_t(d.k) * d.c * d.r * d.s;
+    const size_t ys = size_t(d.n) * d.k * d.out_h() * d.out_w();
+    const auto x = random_vector(xs, 60), w = random_vector(ws, 61), b = random_vector(d.k, 62);
+    for (const float* bias : {b.data(), static_cast<const float*>(nullptr)}) {
+      std::vector<float> ref(ys), ref_relu(ys), got(ys, -9.0f), got_relu(ys, -9.0f), got1(ys);
+      p.ref->conv2d_forward(d, x.data(), w.data(), bias, ref.data());
+      p.ref->relu_forward(ys, ref.data(), ref_relu.data());
+      p.cpu->conv2d_forward(d, x.data(), w.data(), bias, got.data());
+      p.cpu->conv2d_forward_relu(d, x.data(), w.data(), bias, got_relu.data());
+      single->conv2d_forward_relu(d, x.data(), w.data(), bias, got1.data());
+      const std::string what = "conv n=" + std::to_string(d.n) + " c=" + std::to_string(d.c) +
+                               " k=" + std::to_string(d.k) + (bias ? "" : " no bias");
+      EXPECT_TRUE(all_close(ref, got, kAtol, kRtol)) << what;
+      EXPECT_TRUE(all_close(ref_relu, got_relu, kAtol, kRtol)) << what << " relu";
+      EXPECT_TRUE(all_close(ref_relu, got1, kAtol, kRtol)) << what << " relu, 1 thread";
+    }
+  }
+  // (n, in, out): the seed's dense at batch 1, 17, 64; the default's last two; odd sizes.
+  for (auto [n, in, out] : {std::tuple{1, 43264, 10}, std::tuple{17, 43264, 10},
+                            std::tuple{64, 43264, 10}, std::tuple{64, 1024, 256},
+                            std::tuple{33, 256, 10}, std::tuple{3, 1029, 16},
+                            std::tuple{5, 7, 3}, std::tuple{2, 600, 17}}) {
+    const auto x = random_vector(size_t(n) * in, 63), w = random_vector(size_t(out) * in, 64);
+    const auto b = random_vector(out, 65);
+    for (const float* bias : {b.data(), static_cast<const float*>(nullptr)}) {
+      std::vector<float> ref(n * out), ref_relu(n * out), got(n * out, -9.0f),
+          got_relu(n * out, -9.0f), got1(n * out);
+      p.ref->dense_forward(n, in, out, x.data(), w.data(), bias, ref.data());
+      p.ref->relu_forward(ref.size(), ref.data(), ref_relu.data());
+      p.cpu->dense_forward(n, in, out, x.data(), w.data(), bias, got.data());
+      p.cpu->dense_forward_relu(n, in, out, x.data(), w.data(), bias, got_relu.data());
+      single->dense_forward_relu(n, in, out, x.data(), w.data(), bias, got1.data());
+      // Sums of 43264 products of size ~1 that cancel to ~1: the reference adds them in order,
+      // the kernels in eight lanes, and the rounding differs by up to ~2e-4.
+      const float atol = in > 10000 ? 1e-3f : kAtol;
+      const std::string what = "dense n=" + std::to_string(n) + " in=" + std::to_string(in) +
+                               " out=" + std::to_string(out) + (bias ? "" : " no bias");
+      EXPECT_TRUE(all_close(ref, got, atol, kRtol)) << what;
+      EXPECT_TRUE(all_close(ref_relu, got_relu, atol, kRtol)) << what << " relu";
+      EXPECT_TRUE(all_close(ref_relu, got1, atol, kRtol)) << what << " relu, 1 thread";
+    }
+  }
+}
+
 TEST(CpuBackend, ElementwisePoolSoftmaxAdamMatchReference) {
   Pair p;
   const size_t n = 100000;

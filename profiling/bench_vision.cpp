@@ -3,8 +3,9 @@
 // 28x28 PNG ($SCRAWL_DATA or the fetch_mnist.sh cache; skipped without it) and a 300x300 JPEG
 // photo of a digit on shaded, noisy paper drawn here. Times decode, ink_find, digit_preprocess,
 // the reading's JSON and the whole request path minus the network (bytes -> crop -> batched
-// CPU inference -> JSON), and the vision pipeline's order statistics the current way against
-// the old way (nth_element on a copy) in the same process; ends with a table of those ratios.
+// CPU inference -> JSON), and the vision pipeline's pieces the current way against the old way
+// (order statistics, paper fit, local paper, components, mask growing) in the same process; ends
+// with a table of those ratios.
 // Run: build/bench_vision [--benchmark_filter=ink] [--benchmark_min_time=0.2]
 #include <benchmark/benchmark.h>
 
@@ -291,6 +292,39 @@ void BM_paper_local(benchmark::State& st) {
   }
 }
 
+// The ink mask's components (the 28x28 inputs' thresholded ink; a 96x96 sample of the photo's):
+// ink.cpp's direct labelling on small masks against cv::connectedComponentsWithStats.
+void BM_components(benchmark::State& st) {
+  const std::vector<uint8_t> g = grey_samples(int(st.range(1)));
+  const int side = int(std::lround(std::sqrt(double(g.size()))));
+  const cv::Mat grey(side, side, CV_8U, const_cast<uint8_t*>(g.data()));
+  const cv::Mat mask = grey < cv::mean(grey)[0] - 20;
+  cv::Mat labels, stats;
+  st.SetLabel(inputs()[size_t(st.range(1))].name);
+  for (auto _ : st) {
+    if (st.range(0) == 0)
+      benchmark::DoNotOptimize(vision::ink_detail::components_label(mask, labels, stats));
+    else
+      benchmark::DoNotOptimize(vision::ink_detail::components_label_opencv(mask, labels, stats));
+  }
+}
+
+// The crops' soft-edge zone (radius 1, as for 28x28 digits): direct dilation by the chamfer disc
+// against the distance transform.
+void BM_mask_grow(benchmark::State& st) {
+  const std::vector<uint8_t> g = grey_samples(int(st.range(1)));
+  const int side = int(std::lround(std::sqrt(double(g.size()))));
+  const cv::Mat grey(side, side, CV_8U, const_cast<uint8_t*>(g.data()));
+  const cv::Mat mask = grey < cv::mean(grey)[0] - 20;
+  st.SetLabel(inputs()[size_t(st.range(1))].name);
+  for (auto _ : st) {
+    if (st.range(0) == 0)
+      benchmark::DoNotOptimize(vision::ink_detail::mask_grow(mask, 1));
+    else
+      benchmark::DoNotOptimize(vision::ink_detail::mask_grow_opencv(mask, 1));
+  }
+}
+
 void Pieces(benchmark::internal::Benchmark* b) {
   for (int i = 0; i < 3; ++i) b->Args({i});
   b->Unit(benchmark::kMicrosecond);
@@ -307,6 +341,8 @@ BENCHMARK(BM_reading_json)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_predict_path)->Apply(Pieces);
 BENCHMARK(BM_paper_fit)->Apply(WaysByInput);
 BENCHMARK(BM_paper_local)->Apply(WaysByInput);
+BENCHMARK(BM_components)->Apply(WaysByInput);
+BENCHMARK(BM_mask_grow)->Apply(WaysByInput);
 BENCHMARK(BM_median_u8)->Apply(WaysByInput);
 BENCHMARK(BM_median_double)->Apply(WaysByInput);
 

@@ -247,12 +247,14 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
 
 namespace {
 
-// The fitted paper at every pixel, CV_32F. Per row the quadratic is a + b x + c3 x^2.
-cv::Mat paper_render(const PaperFit& fit, cv::Size size) {
+// The fitted paper at every pixel into p (CV_32F, reallocated only when the size changes). Per
+// row the quadratic is a + b x + c3 x^2.
+void paper_render(const PaperFit& fit, cv::Size size, cv::Mat& p) {
   const auto& c = fit.coef;
-  std::vector<float> xs(size_t(size.width));
+  thread_local std::vector<float> xs;
+  xs.resize(size_t(size.width));
   for (int x = 0; x < size.width; ++x) xs[size_t(x)] = float(coord(x, size.width));
-  cv::Mat p(size, CV_32F);
+  p.create(size, CV_32F);
   for (int y = 0; y < size.height; ++y) {
     double yn = coord(y, size.height);
     float a = float(c[0] + c[2] * yn + c[5] * yn * yn), b = float(c[1] + c[4] * yn);
@@ -260,7 +262,22 @@ cv::Mat paper_render(const PaperFit& fit, cv::Size size) {
     float* row = p.ptr<float>(y);
     for (int x = 0; x < size.width; ++x) row[x] = a + xs[size_t(x)] * (b + c3 * xs[size_t(x)]);
   }
-  return p;
+}
+
+// CV_8U: 255 where the CV_32F image is above t (or, !above, below t), as `img > t` (`img < t`)
+// without OpenCV's per-call set-up.
+cv::Mat mask_beyond(const cv::Mat& img, float t, bool above) {
+  cv::Mat out(img.size(), CV_8U);
+  for (int y = 0; y < img.rows; ++y) {
+    const float* r = img.ptr<float>(y);
+    uint8_t* o = out.ptr<uint8_t>(y);
+    if (above) {
+      for (int x = 0; x < img.cols; ++x) o[x] = r[x] > t ? 255 : 0;
+    } else {
+      for (int x = 0; x < img.cols; ++x) o[x] = r[x] < t ? 255 : 0;
+    }
+  }
+  return out;
 }
 
 // Samples of a CV_32F image on the statistics grid.
@@ -401,7 +418,8 @@ int reflect101(int i, int n) { return i < 0 ? -i : i >= n ? 2 * n - 2 - i : i; }
 cv::Mat paper_local_small(const cv::Mat& gd8, int k, int soften) {
   const int rows = gd8.rows, cols = gd8.cols, r = k / 2, rb = soften / 2;
   const size_t n = size_t(rows) * size_t(cols);
-  std::vector<uint8_t> src(n), a(n), b(n);
+  thread_local std::vector<uint8_t> src, a, b;  // every element written before it is read
+  src.resize(n), a.resize(n), b.resize(n);
   for (int y = 0; y < rows; ++y) {
     std::copy(gd8.ptr<uint8_t>(y), gd8.ptr<uint8_t>(y) + cols, src.data() + size_t(y) * cols);
   }
@@ -414,7 +432,8 @@ cv::Mat paper_local_small(const cv::Mat& gd8, int k, int soften) {
   column_extreme<false>(a.data(), b.data(), rows, cols, r);
   const uint8_t* closed = b.data();
   // Row sums over a copy of each row padded by mirroring, then column sums of those.
-  std::vector<int> hsum(n), pad(static_cast<size_t>(cols + 2 * rb)), col(static_cast<size_t>(cols));
+  thread_local std::vector<int> hsum, pad, col;
+  hsum.resize(n), pad.resize(size_t(cols + 2 * rb)), col.resize(size_t(cols));
   for (int y = 0; y < rows; ++y) {
     const uint8_t* c = closed + size_t(y) * cols;
     for (int x = -rb; x < cols + rb; ++x) pad[size_t(x + rb)] = c[reflect101(x, cols)];
@@ -464,6 +483,175 @@ cv::Mat paper_local(const cv::Mat& gd8, int k, int soften) {
   const bool small = gd8.total() * size_t(k) <= 65536 && soften <= std::min(gd8.rows, gd8.cols) &&
                      !gd8.isSubmatrix();
   return small ? paper_local_small(gd8, k, soften) : paper_local_opencv(gd8, k, soften);
+}
+
+int components_label_opencv(const cv::Mat& mask, cv::Mat& labels, cv::Mat& stats) {
+  cv::Mat centroids;
+  return cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
+}
+
+// One raster pass with union-find (a component's smallest provisional label is its root), then
+// the roots numbered in OpenCV's order. A 2x2 block's set pixels are 8-adjacent to each other,
+// so each block holds at most one component; OpenCV opens a label at the first block of a
+// component in raster order of blocks and its unions keep the smallest, so numbering the roots
+// by the first block where they appear gives its labels. Each provisional label keeps its box,
+// area and first block, merged into its root's at the end.
+int components_label(const cv::Mat& mask, cv::Mat& labels, cv::Mat& stats) {
+  CV_Assert(mask.type() == CV_8U);
+  if (mask.total() > 65536) return components_label_opencv(mask, labels, stats);
+  const int rows = mask.rows, cols = mask.cols, block_cols = (cols + 1) / 2;
+  labels.create(rows, cols, CV_32S);
+  struct Part {
+    int parent, first_block, x0, y0, x1, y1, area;
+  };
+  thread_local std::vector<Part> parts;
+  thread_local std::vector<int> final_label;
+  parts.assign(1, Part{0, 0, 0, 0, 0, 0, 0});
+  auto root = [&](int a) {
+    while (parts[size_t(a)].parent != a)
+      a = parts[size_t(a)].parent = parts[size_t(parts[size_t(a)].parent)].parent;
+    return a;
+  };
+  auto join = [&](int a, int b) {  // both > 0; the smaller root wins
+    a = root(a), b = root(b);
+    if (a < b) std::swap(a, b);
+    parts[size_t(a)].parent = b;
+    return b;
+  };
+  // The background's box, as OpenCV's stats row 0.
+  int bg_x0 = INT_MAX, bg_y0 = INT_MAX, bg_x1 = INT_MIN, bg_y1 = INT_MIN, bg_area = 0;
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* mk = mask.ptr<uint8_t>(y);
+    int* lab = labels.ptr<int>(y);
+    const int* up = y > 0 ? labels.ptr<int>(y - 1) : nullptr;
+    const int block_row = (y / 2) * block_cols;
+    for (int x = 0; x < cols; ++x) {
+      if (!mk[x]) {
+        lab[x] = 0;
+        bg_x0 = std::min(bg_x0, x), bg_x1 = std::max(bg_x1, x);
+        bg_y0 = std::min(bg_y0, y), bg_y1 = y;
+        ++bg_area;
+        continue;
+      }
+      // N touches NW, NE and W (all adjacent to it, so already joined to it); otherwise W and
+      // NW touch each other, and only NE may join a second label.
+      const int w = x > 0 ? lab[x - 1] : 0;
+      int l = up ? up[x] : 0;
+      if (!l) {
+        const int nw = up && x > 0 ? up[x - 1] : 0, ne = up && x + 1 < cols ? up[x + 1] : 0;
+        l = w ? w : nw;
+        if (ne) l = l ? join(l, ne) : ne;
+      }
+      const int block = block_row + x / 2;
+      if (!l) {
+        l = int(parts.size());
+        parts.push_back(Part{l, block, x, y, x, y, 0});
+      }
+      lab[x] = l;
+      Part& p = parts[size_t(l)];
+      p.first_block = std::min(p.first_block, block);
+      p.x0 = std::min(p.x0, x), p.x1 = std::max(p.x1, x), p.y1 = y;
+      ++p.area;
+    }
+  }
+  // Roots: every parent is at most its label, so one increasing pass resolves them all, and
+  // merges each part into its root (y0 only falls with the label, so the root's holds).
+  std::vector<int> roots;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    Part& p = parts[i];
+    p.parent = parts[size_t(p.parent)].parent;
+    if (p.parent == int(i)) {
+      roots.push_back(int(i));
+      continue;
+    }
+    Part& r = parts[size_t(p.parent)];
+    r.first_block = std::min(r.first_block, p.first_block);
+    r.x0 = std::min(r.x0, p.x0), r.x1 = std::max(r.x1, p.x1);
+    r.y0 = std::min(r.y0, p.y0), r.y1 = std::max(r.y1, p.y1);
+    r.area += p.area;
+  }
+  std::sort(roots.begin(), roots.end(), [&](int a, int b) {
+    return parts[size_t(a)].first_block < parts[size_t(b)].first_block;
+  });
+  const int n = int(roots.size()) + 1;
+  final_label.assign(parts.size(), 0);
+  stats.create(n, 5, CV_32S);
+  // Width = right - left + 1 in OpenCV's int arithmetic, which wraps for a background with no
+  // pixel (its box stays at INT_MAX, INT_MAX, INT_MIN, INT_MIN).
+  auto stats_set = [&](int l, int x0, int y0, int x1, int y1, int area) {
+    int* st = stats.ptr<int>(l);
+    st[cv::CC_STAT_LEFT] = x0;
+    st[cv::CC_STAT_TOP] = y0;
+    st[cv::CC_STAT_WIDTH] = int(unsigned(x1) - unsigned(x0) + 1u);
+    st[cv::CC_STAT_HEIGHT] = int(unsigned(y1) - unsigned(y0) + 1u);
+    st[cv::CC_STAT_AREA] = area;
+  };
+  stats_set(0, bg_x0, bg_y0, bg_x1, bg_y1, bg_area);
+  for (int k = 1; k < n; ++k) {
+    const Part& r = parts[size_t(roots[size_t(k - 1)])];
+    final_label[size_t(roots[size_t(k - 1)])] = k;
+    stats_set(k, r.x0, r.y0, r.x1, r.y1, r.area);
+  }
+  for (size_t i = 1; i < parts.size(); ++i) final_label[i] = final_label[size_t(parts[i].parent)];
+  for (int y = 0; y < rows; ++y) {
+    int* lab = labels.ptr<int>(y);
+    for (int x = 0; x < cols; ++x) lab[x] = final_label[size_t(lab[x])];
+  }
+  return n;
+}
+
+cv::Mat mask_grow_opencv(const cv::Mat& mask, int radius) {
+  cv::Mat dist;
+  cv::distanceTransform(mask == 0, dist, cv::DIST_L2, cv::DIST_MASK_3);
+  return dist <= float(radius) + 0.01f;
+}
+
+cv::Mat mask_grow(const cv::Mat& mask, int radius) {
+  CV_Assert(mask.type() == CV_8U);
+  const int rows = mask.rows, cols = mask.cols;
+  // The chamfer of (dx, dy), 0 <= dx, dy, as distanceTransform_3x3 sums it: straight and diagonal
+  // steps in 16.16 fixed point (CV_FLT_TO_FIX of its float weights), then scaled to float.
+  const int hv = cvRound(0.955f * (1 << 16)), diag = cvRound(1.3693f * (1 << 16));
+  const float limit = float(radius) + 0.01f;
+  auto within = [&](int dx, int dy) {
+    const int lo = std::min(dx, dy), hi = std::max(dx, dy);
+    return float(hv * (hi - lo) + diag * lo) * (1.f / (1 << 16)) <= limit;
+  };
+  int reach = 0;  // the disc's half-width: straight steps alone are the cheapest way out
+  while (within(reach + 1, 0)) ++reach;
+  if (radius < 0 || mask.total() * size_t(2 * reach + 1) > (size_t(1) << 18) ||
+      reach >= std::min(rows, cols))
+    return mask_grow_opencv(mask, radius);
+  thread_local std::vector<int> span, hdist;
+  span.assign(size_t(reach) + 1, -1);  // span[|dy|]: the disc's |dx| limit on that row
+  for (int dy = 0; dy <= reach; ++dy) {
+    while (within(span[size_t(dy)] + 1, dy)) ++span[size_t(dy)];
+  }
+  // hdist: each pixel's distance along its row to the row's nearest set pixel (cols + 1: none).
+  hdist.resize(size_t(rows) * size_t(cols));
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* mk = mask.ptr<uint8_t>(y);
+    int* h = hdist.data() + size_t(y) * size_t(cols);
+    int d = cols + 1;
+    for (int x = 0; x < cols; ++x) h[x] = d = mk[x] ? 0 : std::min(d + 1, cols + 1);
+    d = cols + 1;
+    for (int x = cols - 1; x >= 0; --x) {
+      d = mk[x] ? 0 : std::min(d + 1, cols + 1);
+      h[x] = std::min(h[x], d);
+    }
+  }
+  cv::Mat out(rows, cols, CV_8U);
+  for (int y = 0; y < rows; ++y) {
+    uint8_t* o = out.ptr<uint8_t>(y);
+    std::fill(o, o + cols, uint8_t(0));
+    for (int dy = -reach; dy <= reach; ++dy) {
+      const int w = span[size_t(std::abs(dy))];
+      if (y + dy < 0 || y + dy >= rows || w < 0) continue;
+      const int* h = hdist.data() + size_t(y + dy) * size_t(cols);
+      for (int x = 0; x < cols; ++x) o[x] |= h[x] <= w ? 255 : 0;
+    }
+  }
+  return out;
 }
 
 }  // namespace ink_detail
@@ -519,8 +707,8 @@ InkMap ink_find(const cv::Mat& image) {
 
   // Polarity over every pixel (thin strokes can slip between the fit's samples): the side with
   // more contrast mass beyond the threshold is the ink...
-  cv::Mat grey, resid;
-  grey8.convertTo(grey, CV_32F);
+  cv::Mat resid;
+  thread_local cv::Mat paper;  // the rendered fit, reused: only the residual outlives a call
   double dark = 0, light = 0;
   auto masses = [&] {  // the contrast mass beyond the threshold on each side
     const float t = float(fit.threshold);
@@ -534,7 +722,15 @@ InkMap ink_find(const cv::Mat& image) {
     }
   };
   auto residual = [&] {
-    resid = grey - paper_render(fit, grey.size());
+    // resid = grey - paper: the same float subtraction as cv::subtract, without the temporaries.
+    paper_render(fit, grey8.size(), paper);
+    resid.create(grey8.size(), CV_32F);
+    for (int y = 0; y < resid.rows; ++y) {
+      const uint8_t* g = grey8.ptr<uint8_t>(y);
+      const float* p = paper.ptr<float>(y);
+      float* r = resid.ptr<float>(y);
+      for (int x = 0; x < resid.cols; ++x) r[x] = float(g[x]) - p[x];
+    }
     // Noisy and faint (a shadowed photo): the residual is smoothed before it is thresholded, or
     // its mask would be speckle whose short runs pass for thin strokes (and the closing below,
     // sized by them, would hollow the real ones out). Cleaner images keep every detail, and so
@@ -563,12 +759,12 @@ InkMap ink_find(const cv::Mat& image) {
   if (dark == 0 && light == 0) no_ink();
   const float t = float(fit.threshold);
   m.light_ink = light > dark;
-  cv::Mat rough = m.light_ink ? cv::Mat(resid > t) : cv::Mat(resid < -t);
+  cv::Mat rough = m.light_ink ? mask_beyond(resid, t, true) : mask_beyond(resid, -t, false);
   MaskShape shape = mask_shape(rough, resid, long_side);
   // ...unless that side is a blob, not strokes (white paper filling less than half of a photo
   // of a dark desk), and the other side holds strokes of a digit's size: then that is the ink.
   if (shape.blob_fraction > 0.5 && std::min(dark, light) > 0) {
-    cv::Mat other = m.light_ink ? cv::Mat(resid < -t) : cv::Mat(resid > t);
+    cv::Mat other = m.light_ink ? mask_beyond(resid, -t, false) : mask_beyond(resid, t, true);
     MaskShape other_shape = mask_shape(other, resid, long_side);
     if (other_shape.blob_fraction < 0.2 && other_shape.largest_extent >= 0.1 * long_side) {
       m.light_ink = !m.light_ink;
@@ -580,10 +776,15 @@ InkMap ink_find(const cv::Mat& image) {
       float(std::clamp(double(shape.stroke_width), 1.0, std::max(1.0, long_side / 8.0)));
   resid.release();
   // From here on the ink is dark on light paper.
-  cv::Mat gd8 = m.light_ink ? cv::Mat(255 - grey8) : grey8;
-  cv::Mat gd;
-  gd8.convertTo(gd, CV_32F);
-  grey.release();
+  cv::Mat gd8 = grey8;
+  if (m.light_ink) {
+    gd8 = cv::Mat(grey8.size(), CV_8U);  // a new buffer: grey8 may be the caller's image
+    for (int y = 0; y < gd8.rows; ++y) {
+      const uint8_t* g = grey8.ptr<uint8_t>(y);
+      uint8_t* o = gd8.ptr<uint8_t>(y);
+      for (int x = 0; x < gd8.cols; ++x) o[x] = uint8_t(255 - g[x]);
+    }
+  }
 
   // Local paper: a closing wider than the strokes removes them and keeps gradients, shadows
   // and large dark areas that are not strokes (a desk beyond the paper's edge). A closing keeps
@@ -605,7 +806,11 @@ InkMap ink_find(const cv::Mat& image) {
 
   // Ink strength s = 1 - (gd / bg) / (paper's ratio): ~0 on paper, ~1 on solid ink.
   cv::Mat s = bg;  // computed in place: these images are large and short-lived
-  cv::divide(gd, bg, s);
+  for (int y = 0; y < s.rows; ++y) {  // gd / bg, as cv::divide (bg >= 1: no zero to guard)
+    const uint8_t* g = gd8.ptr<uint8_t>(y);
+    float* o = s.ptr<float>(y);
+    for (int x = 0; x < s.cols; ++x) o[x] = float(g[x]) / o[x];
+  }
   std::vector<float> samples = grid_samples(s);
   double paper_ratio = std::max(quantile_select(std::move(samples), 0.5), 1e-3);
   s.convertTo(s, CV_32F, -1.0 / paper_ratio, 1.0);
@@ -625,11 +830,12 @@ InkMap ink_find(const cv::Mat& image) {
   s_smooth.convertTo(s8, CV_8U, 255.0);  // saturates to [0, 255]
   double otsu = cv::threshold(s8, unused, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU) / 255.0;
   double thresh = std::max({otsu, 4.0 * sigma_s, 0.12});
-  cv::Mat mask0 = s_smooth > thresh;
+  // `s_smooth > thresh`: OpenCV compares a float image with the scalar rounded to float.
+  cv::Mat mask0 = mask_beyond(s_smooth, float(thresh), true);
 
   // Components; specks are small in absolute terms or next to the largest piece.
-  cv::Mat stats, centroids;
-  int n = cv::connectedComponentsWithStats(mask0, m.labels, stats, centroids, 8, CV_32S);
+  cv::Mat stats;
+  int n = ink_detail::components_label(mask0, m.labels, stats);
   int max_area = 0;
   for (int i = 1; i < n; ++i) max_area = std::max(max_area, stats.at<int>(i, cv::CC_STAT_AREA));
   const int floor_px = std::max(3, int(std::lround(0.02 * long_side)));
@@ -660,8 +866,13 @@ InkMap ink_find(const cv::Mat& image) {
   double hi = std::max(masked_quantile(s, m.mask, 0.75), lo + 0.1);
   cv::Mat ink = s;
   s.convertTo(ink, CV_32F, 1.0 / (hi - lo), -lo / (hi - lo));
-  cv::threshold(ink, ink, 1.0, 1.0, cv::THRESH_TRUNC);
-  cv::threshold(ink, ink, 0.0, 0.0, cv::THRESH_TOZERO);
+  for (int y = 0; y < ink.rows; ++y) {  // THRESH_TRUNC at 1, then THRESH_TOZERO at 0
+    float* v = ink.ptr<float>(y);
+    for (int x = 0; x < ink.cols; ++x) {
+      const float c = v[x] > 1.0f ? 1.0f : v[x];
+      v[x] = c > 0.0f ? c : 0.0f;
+    }
+  }
   m.ink = ink;  // specks are cut away per crop (piece_crop), which only looks near its ink
   return m;
 }

@@ -99,6 +99,30 @@ PaperFit paper_fit_reference(const cv::Mat& grey8, double first_band = kInlierBa
 cv::Mat paper_local(const cv::Mat& gd8, int k, int soften);
 cv::Mat paper_local_opencv(const cv::Mat& gd8, int k, int soften);
 
+// ---- connected components ----
+
+// The 8-connected components of a CV_8U mask (non-zero: set), as
+// cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S) gives them: labels
+// CV_32S, numbered as OpenCV numbers them (by the first 2x2 block, in raster order of blocks,
+// that holds a pixel of the component), and stats CV_32S (n, 5), row 0 the background; returns
+// n, the background counted. No centroids. components_label runs one direct pass on small masks,
+// where OpenCV's set-up (and its parallel stripes on a few dozen rows) costs more than the
+// labelling; components_label_opencv, the OpenCV way, is its specification.
+int components_label(const cv::Mat& mask, cv::Mat& labels, cv::Mat& stats);
+int components_label_opencv(const cv::Mat& mask, cv::Mat& labels, cv::Mat& stats);
+
+// ---- growing a mask ----
+
+// CV_8U mask -> CV_8U mask, 255 where the distance to the nearest set pixel, by
+// cv::distanceTransform's DIST_L2 / DIST_MASK_3 chamfer, is at most radius + 0.01. The chamfer
+// (0.955 per straight step, 1.3693 per diagonal one, in 16.16 fixed point) measured from one
+// pixel is a disc of fixed offsets, so mask_grow dilates by it directly on small masks: per
+// offset row dy the disc spans |dx| <= w(dy), and each row's distance to its nearest set pixel
+// tells whether one lies within w(dy). mask_grow_opencv, the distance transform, is its
+// specification.
+cv::Mat mask_grow(const cv::Mat& mask, int radius);
+cv::Mat mask_grow_opencv(const cv::Mat& mask, int radius);
+
 // x (or y) in [-1, 1] for pixel i of n.
 inline double coord(int i, int n) { return n > 1 ? 2.0 * i / (n - 1) - 1.0 : 0.0; }
 

@@ -17,6 +17,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "host/error.h"
+#include "host/vision/ink_internal.h"
 #include "host/vision/preprocess.h"
 
 namespace scrawl::vision {
@@ -30,12 +31,34 @@ constexpr float kStroke = 2.0f;     // ...to about this, which is MNIST's usual 
 
 int odd(double x) { return std::max(1, int(std::lround(x)) | 1); }
 
-// CV_8U mask -> CV_8U mask, 255 within `radius` pixels of a set pixel: a dilation by a disc in
-// O(pixels) for any radius, via the distance transform.
-cv::Mat mask_grow(const cv::Mat& mask, int radius) {
-  cv::Mat dist;
-  cv::distanceTransform(mask == 0, dist, cv::DIST_L2, cv::DIST_MASK_3);
-  return dist <= float(radius) + 0.01f;
+// CV_8U mask -> CV_8U mask, 255 within `radius` pixels of a set pixel: a dilation by a disc,
+// the distance transform's (direct loops on small masks; see ink_internal.h).
+cv::Mat mask_grow(const cv::Mat& mask, int radius) { return ink_detail::mask_grow(mask, radius); }
+
+// The bounding box of a CV_32F image's pixels above t (at_least: at least t), as
+// cv::boundingRect(img > t) (or >= t) gives it; empty when there are none.
+cv::Rect box_where(const cv::Mat& img, float t, bool at_least) {
+  int x0 = img.cols, y0 = img.rows, x1 = -1, y1 = -1;
+  for (int y = 0; y < img.rows; ++y) {
+    const float* r = img.ptr<float>(y);
+    for (int x = 0; x < img.cols; ++x) {
+      if (at_least ? r[x] >= t : r[x] > t) {
+        x0 = std::min(x0, x), x1 = std::max(x1, x);
+        y0 = std::min(y0, y), y1 = y;
+      }
+    }
+  }
+  return x1 < 0 ? cv::Rect() : cv::Rect(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+}
+
+// The largest value of a CV_32F image (as cv::minMaxLoc's maximum; the image not empty).
+double max_of(const cv::Mat& img) {
+  float peak = img.ptr<float>(0)[0];
+  for (int y = 0; y < img.rows; ++y) {
+    const float* r = img.ptr<float>(y);
+    for (int x = 0; x < img.cols; ++x) peak = std::max(peak, r[x]);
+  }
+  return peak;
 }
 
 // Working-resolution rectangle -> input image pixels.
@@ -55,8 +78,9 @@ Box box_to_image(const cv::Rect& r, const InkMap& m) {
 // beyond it; the centre of mass placed at (14, 14); everything kept inside the frame.
 std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) {
   constexpr double kClear = 0.2;  // ink at least this strong defines the box
-  cv::Mat p = patch(cv::boundingRect(patch > 0));
-  cv::Rect core = cv::boundingRect(p >= kClear);
+  // kClear compared as float, as OpenCV compares a float image with a scalar.
+  cv::Mat p = patch(box_where(patch, 0.0f, false));
+  cv::Rect core = box_where(p, float(kClear), true);
   if (core.empty()) core = cv::Rect(0, 0, p.cols, p.rows);
   int longest = std::max(core.width, core.height);
   float stroke_out = stroke_width * kBoxSide / longest;
@@ -79,8 +103,8 @@ std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) 
     cv::Mat padded;
     cv::copyMakeBorder(p, padded, pad, pad, pad, pad, cv::BORDER_CONSTANT, 0);
     cv::dilate(padded, padded, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(grow, grow)));
-    p = padded(cv::boundingRect(padded > 0));
-    core = cv::boundingRect(p >= kClear);
+    p = padded(box_where(padded, 0.0f, false));
+    core = box_where(p, float(kClear), true);
     if (core.empty()) core = cv::Rect(0, 0, p.cols, p.rows);
     longest = std::max(core.width, core.height);
   }
@@ -90,8 +114,7 @@ std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) 
   cv::Mat small;
   cv::resize(p, small, cv::Size(w, h), 0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
   small = cv::max(small, 0.0);
-  double peak;
-  cv::minMaxLoc(small, nullptr, &peak);
+  const double peak = max_of(small);
   if (peak > 0 && peak < 1) small /= peak;  // strokes reach full ink, as in MNIST
 
   // Integer shift, as MNIST: a sub-pixel one would blur every digit a little (MNIST digits fed
@@ -168,21 +191,28 @@ std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, const S
   }
   if (x1 <= x0) return std::nullopt;
   const cv::Rect cols(x0, 0, x1 - x0, v.ext.height);
-  cv::Mat between = cv::Mat::zeros(cols.size(), CV_8U);
-  for (int y = 0; y < v.ext.height; ++y) {
-    const int a = std::clamp(left[size_t(y)], x0, x1) - x0;
-    const int b = std::clamp(right[size_t(y)], x0, x1) - x0;
-    if (b > a) between.row(y).colRange(a, b).setTo(255);
-  }
-  cv::Mat piece = v.mask(cols) & between;
-  if (cv::countNonZero(piece) == 0) return std::nullopt;
-  cv::Rect ink_box = cv::boundingRect(piece);
-
-  // The soft edges near the group's ink, not beyond the cuts.
-  cv::Mat keep = v.near(cols) & between;
+  // Per row, between the cuts: the group's ink (its box is the piece's) and the soft edges near
+  // it, not beyond the cuts (the ink where `near` is set, 0 elsewhere).
+  int bx0 = x1, by0 = v.ext.height, bx1 = -1, by1 = -1;
+  bool soft_ink = false;
   cv::Mat soft = cv::Mat::zeros(cols.size(), CV_32F);
-  v.ink(cols).copyTo(soft, keep);
-  if (cv::countNonZero(soft > 0) == 0) return std::nullopt;
+  for (int y = 0; y < v.ext.height; ++y) {
+    const int a = std::clamp(left[size_t(y)], x0, x1), b = std::clamp(right[size_t(y)], x0, x1);
+    const uint8_t* mk = v.mask.ptr<uint8_t>(y);
+    const uint8_t* nr = v.near.ptr<uint8_t>(y);
+    const float* ink = v.ink.ptr<float>(y);
+    float* o = soft.ptr<float>(y) - x0;
+    for (int x = a; x < b; ++x) {
+      if (mk[x]) bx0 = std::min(bx0, x), bx1 = std::max(bx1, x), by0 = std::min(by0, y), by1 = y;
+      if (nr[x]) {
+        o[x] = ink[x];
+        soft_ink |= ink[x] > 0;
+      }
+    }
+  }
+  if (bx1 < 0) return std::nullopt;
+  const cv::Rect ink_box(bx0 - x0, by0, bx1 - bx0 + 1, by1 - by0 + 1);
+  if (!soft_ink) return std::nullopt;
 
   DigitCrop crop;
   crop.pixels = patch_to_mnist(soft, m.stroke_width);

@@ -849,5 +849,61 @@ TEST(VisionDecode, ReadNamesThePath) {
   std::remove(good.c_str());
 }
 
+// ---- the small-image ways against OpenCV (ink_internal.h) ----
+
+// Random masks of many sizes and densities, blobs of a few pixels among them, plus thresholded
+// digits: the ones OpenCV's labels and distance transform are given in ink_find and the crops.
+std::vector<cv::Mat> masks_assorted() {
+  std::vector<cv::Mat> out;
+  cv::RNG rng(11);
+  for (int i = 0; i < 300; ++i) {
+    const int rows = 1 + rng.uniform(0, 60), cols = 1 + rng.uniform(0, 60);
+    cv::Mat noise(rows, cols, CV_8U);
+    rng.fill(noise, cv::RNG::UNIFORM, 0, 256);
+    if (i % 3 == 1) cv::blur(noise, noise, cv::Size(3, 3));  // blobs rather than salt
+    const int cut = i % 3 == 1 ? 128 : rng.uniform(0, 256);
+    out.push_back((noise > cut) & 255);
+  }
+  cv::Mat small;
+  cv::resize(digit_grey(), small, {28, 28}, 0, 0, cv::INTER_AREA);
+  out.push_back(small < 128);
+  out.push_back(digit_grey() < 128);  // 200x200: more than the direct ways take
+  out.push_back(cv::Mat(28, 28, CV_8U, cv::Scalar(255)));  // no background at all
+  out.push_back(cv::Mat(28, 28, CV_8U, cv::Scalar(0)));
+  return out;
+}
+
+TEST(VisionInkInternals, ComponentsMatchOpenCv) {
+  using namespace ink_detail;
+  for (const cv::Mat& mask : masks_assorted()) {
+    SCOPED_TRACE(std::to_string(mask.cols) + "x" + std::to_string(mask.rows));
+    cv::Mat want_labels, want_stats, got_labels, got_stats;
+    const int want = components_label_opencv(mask, want_labels, want_stats);
+    const int got = components_label(mask, got_labels, got_stats);
+    ASSERT_EQ(got, want);
+    ASSERT_EQ(got_labels.type(), CV_32S);
+    ASSERT_EQ(cv::countNonZero(got_labels != want_labels), 0);
+    // Row 0 (the background) too, but not its box when there is no background pixel (OpenCV
+    // leaves integer overflow there).
+    for (int l = want_stats.at<int>(0, cv::CC_STAT_AREA) ? 0 : 1; l < want; ++l) {
+      for (int c = 0; c < 5; ++c)
+        ASSERT_EQ(got_stats.at<int>(l, c), want_stats.at<int>(l, c)) << "label " << l;
+    }
+  }
+}
+
+TEST(VisionInkInternals, MaskGrowMatchesDistanceTransform) {
+  using namespace ink_detail;
+  for (const cv::Mat& mask : masks_assorted()) {
+    for (int radius : {0, 1, 2, 3, 4, 6, 9}) {
+      SCOPED_TRACE(std::to_string(mask.cols) + "x" + std::to_string(mask.rows) + " radius " +
+                   std::to_string(radius));
+      const cv::Mat want = mask_grow_opencv(mask, radius), got = mask_grow(mask, radius);
+      ASSERT_EQ(got.type(), want.type());
+      ASSERT_EQ(cv::countNonZero(got != want), 0);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace scrawl::vision

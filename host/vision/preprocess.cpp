@@ -291,6 +291,93 @@ std::vector<Group> groups_merge(const InkMap& m) {
   return groups;
 }
 
+// A piece of ink that is short and narrow next to the row's digits (the detached tail of a 6, the
+// foot of a 5, a chip of a broken 4) is far more often part of a neighbour than a digit of its
+// own: the digits of one number are of a size, give or take. Heights in working pixels.
+bool fragment_like(double h, double w, double median_h) {
+  return h < 0.4 * median_h || (h < 0.7 * median_h && w < 0.45 * median_h);
+}
+
+std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, int a, int b);
+
+Group groups_union(const Group& a, const Group& b) {
+  Group u{a.box | b.box, a.labels};
+  u.labels.insert(u.labels.end(), b.labels.begin(), b.labels.end());
+  return u;
+}
+
+// The prices of number mode's cuts, in log-confidence (see group_split).
+constexpr double kPiecePenalty = 0.2;     // per digit read
+constexpr double kFragmentPenalty = 1.0;  // more for a digit shaped like a fragment
+constexpr double kChipPenalty = 0.2;      // for leaving a chip of ink unread (chip_like)
+
+// Shorter than 0.4 of the row's digit heights: too short to be a digit here (the smallest digits
+// of a row, even in rows of mixed sizes, stay near half the typical height).
+bool chip_like(double h, double median_h) { return h < 0.4 * median_h; }
+
+// A fragment that lies against a neighbour (boxes overlapping or within 0.15 digit heights)
+// joins the neighbour that reads better for it (a 5's bar belongs to the hook it completes, not to
+// the 1 beside it), when that gains more than reading the fragment as a digit of its own would:
+// log c(neighbour + fragment) - log c(neighbour) > log c(fragment) - the prices of a fragment
+// digit. A mark too short to be a digit (`short_mark`) joins only when it helps its neighbour.
+// Without a classifier the nearer neighbour takes it. Groups are sorted by x.
+void fragments_join(const InkMap& m, std::vector<Group>& groups, double median_h,
+                    const std::function<bool(const Group&)>& short_mark,
+                    const Classifier& classify) {
+  auto read = [&](const std::vector<Group>& gs) {
+    std::vector<DigitCrop> crops;
+    for (const Group& g : gs) {
+      const GroupView v = group_view(m, g);
+      if (auto c = piece_crop(m, v, 0, v.ext.width)) crops.push_back(*c);
+    }
+    std::vector<float> conf = crops.size() == gs.size() ? classify(crops) : std::vector<float>{};
+    std::vector<double> logc(gs.size(), std::log(1e-6));
+    for (size_t i = 0; i < conf.size() && i < gs.size(); ++i)
+      logc[i] = std::log(std::clamp(double(conf[i]), 1e-6, 1.0));
+    return logc;
+  };
+  for (size_t i = 0; i < groups.size();) {
+    const Group f = groups[i];
+    if (!fragment_like(f.box.height, f.box.width, median_h)) {
+      ++i;
+      continue;
+    }
+    std::vector<size_t> near;
+    for (size_t j : {i - 1, i + 1}) {  // i - 1 wraps around for i == 0
+      if (j >= groups.size()) continue;
+      const cv::Rect& b = groups[j].box;
+      const int gap = std::max(b.x, f.box.x) - std::min(b.x + b.width, f.box.x + f.box.width);
+      if (gap <= 0.15 * median_h) near.push_back(j);
+    }
+    size_t into = groups.size();
+    if (!near.empty() && !classify) {
+      into = near.front();
+      if (near.size() == 2 && groups[near[1]].box.x - (f.box.x + f.box.width) <
+                                  f.box.x - (groups[near[0]].box.x + groups[near[0]].box.width))
+        into = near[1];
+    } else if (!near.empty()) {
+      std::vector<Group> ask{f};
+      for (size_t j : near) ask.push_back(groups[j]), ask.push_back(groups_union(groups[j], f));
+      const std::vector<double> logc = read(ask);
+      double best = short_mark(f) || chip_like(f.box.height, median_h)
+                        ? 0.0
+                        : logc[0] - kPiecePenalty - kFragmentPenalty;
+      for (size_t k = 0; k < near.size(); ++k) {
+        const double gain = logc[2 * k + 2] - logc[2 * k + 1];
+        if (gain > best) best = gain, into = near[k];
+      }
+    }
+    if (into == groups.size()) {
+      ++i;
+      continue;
+    }
+    groups[into] = groups_union(groups[into], f);
+    groups.erase(groups.begin() + long(i));
+    if (into > i) --into;
+    i = into;  // the grown group is judged again only if it is still a fragment
+  }
+}
+
 // Candidate cut columns (view coordinates): centres of local-minimum runs of the smoothed
 // vertical projection, at least min_w from the group's ends, deepest first, at most 8.
 std::vector<int> cut_candidates(const GroupView& v, const cv::Rect& box, int min_w,
@@ -327,7 +414,7 @@ std::vector<int> cut_candidates(const GroupView& v, const cv::Rect& box, int min
 
 // Splits a group that is too wide for one digit. Returns its crops left to right.
 std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typical_width,
-                                   const Classifier& classify) {
+                                   float median_h, const Classifier& classify) {
   GroupView v = group_view(m, g);
   const int W = g.box.width, H = g.box.height;
   // The narrowest piece: a 1 can be little more than a stroke wide; the classifier judges slivers.
@@ -447,24 +534,48 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
                                 std::to_string(conf.size()) + " confidences for " +
                                 std::to_string(crops.size()) + " crops");
   }
-  // best[k][j]: the best sum of log-confidences of k pieces covering cuts 0..j; back[k][j] the
-  // cut before the last piece.
+  // best[k][j]: the best score of k digits read from the pieces covering cuts 0..j; back[k][j]
+  // the cut before the last piece, and whether that piece was dropped rather than read.
   const size_t n_max = std::min<size_t>(K - 1, size_t(W / std::max(1, min_w)) + 1);
   // Each digit more must raise the product of confidences by e^0.2 (22%): a sliver of a stroke
   // reads as a confident 1, and without a price per digit such slivers would be cut off freely.
-  constexpr double kPiecePenalty = 0.2;
+  // A piece shaped like a fragment (fragment_like) pays kFragmentPenalty too, and a chip too
+  // short to be a digit is not read at all: it can be dropped, for kChipPenalty (the detached
+  // tail of a 6 reads as a confident 7, and would otherwise have to go somewhere).
+  std::vector<char> fragment(crops.size(), 0), chip(crops.size(), 0);
+  if (median_h > 0.0f) {
+    for (size_t i = 0; i < crops.size(); ++i) {
+      const Box& b = crops[i].box;
+      // A cut-out narrower than 0.12 digit heights is a sliver of a curve (the side of a 0), not
+      // a 1: the thinnest 1s of our sets are 0.16 of their row's height wide.
+      fragment[i] = fragment_like(b.h * m.scale, b.w * m.scale, median_h) ||
+                    b.w * m.scale < 0.12 * median_h;
+      chip[i] = chip_like(b.h * m.scale, median_h);
+    }
+    const int whole_piece = piece_index[K - 1];  // cuts 0 .. K-1: the group uncut
+    if (whole_piece >= 0) fragment[size_t(whole_piece)] = chip[size_t(whole_piece)] = 0;
+  }
   constexpr double kNone = -1e300;
   std::vector<std::vector<double>> best(n_max + 1, std::vector<double>(K, kNone));
-  std::vector<std::vector<size_t>> back(n_max + 1, std::vector<size_t>(K, 0));
+  std::vector<std::vector<std::pair<size_t, bool>>> back(
+      n_max + 1, std::vector<std::pair<size_t, bool>>(K, {0, false}));
   best[0][0] = 0.0;
-  for (size_t k = 1; k <= n_max; ++k) {
+  for (size_t k = 0; k <= n_max; ++k) {
     for (size_t j = 1; j < K; ++j) {
       for (size_t i = 0; i < j; ++i) {
         const int p = piece_index[i * K + j];
-        if (p < 0 || best[k - 1][i] == kNone) continue;
-        const double score =
-            best[k - 1][i] + std::log(std::clamp(double(conf[size_t(p)]), 1e-6, 1.0));
-        if (score > best[k][j]) best[k][j] = score, back[k][j] = i;
+        if (p < 0) continue;
+        if (chip[size_t(p)]) {
+          if (best[k][i] == kNone) continue;
+          const double score = best[k][i] - kChipPenalty;
+          if (score > best[k][j]) best[k][j] = score, back[k][j] = {i, true};
+          continue;
+        }
+        if (k == 0 || best[k - 1][i] == kNone) continue;
+        const double score = best[k - 1][i] +
+                             std::log(std::clamp(double(conf[size_t(p)]), 1e-6, 1.0)) -
+                             (fragment[size_t(p)] ? kFragmentPenalty : 0.0);
+        if (score > best[k][j]) best[k][j] = score, back[k][j] = {i, false};
       }
     }
   }
@@ -477,9 +588,9 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
   }
   std::vector<DigitCrop> out;
   if (best_k == 0) return out;
-  for (size_t k = best_k, j = K - 1; k > 0; --k) {
-    const size_t i = back[k][j];
-    out.push_back(crops[size_t(piece_index[i * K + j])]);
+  for (size_t k = best_k, j = K - 1; j > 0;) {
+    const auto [i, dropped] = back[k][j];
+    if (!dropped) out.push_back(crops[size_t(piece_index[i * K + j])]), --k;
     j = i;
   }
   std::reverse(out.begin(), out.end());
@@ -563,18 +674,21 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
   drop_frame_blobs(m);
   std::vector<Group> groups = groups_merge(m);
 
-  // Marks much shorter than the tallest digit (dashes, dots, smudges) are not digits.
+  // Marks much shorter than the tallest digit (dashes, dots, smudges) are not digits; those that
+  // lie against a digit and read as part of it (a 5's bar) join it first.
   int max_h = 0;
   for (const Group& g : groups) max_h = std::max(max_h, g.box.height);
-  groups.erase(std::remove_if(groups.begin(), groups.end(),
-                              [&](const Group& g) { return g.box.height < 0.35 * max_h; }),
-               groups.end());
+  auto short_mark = [&](const Group& g) { return g.box.height < 0.35 * max_h; };
   std::sort(groups.begin(), groups.end(),
             [](const Group& a, const Group& b) { return a.box.x < b.box.x; });
-
   std::vector<int> heights;
-  for (const Group& g : groups) heights.push_back(g.box.height);
+  for (const Group& g : groups) {
+    if (!short_mark(g)) heights.push_back(g.box.height);
+  }
+  if (heights.empty()) throw NoInkError("no digits found in the image");
   const float median_h = float(median_of(heights));
+  fragments_join(m, groups, median_h, short_mark, classify);
+  groups.erase(std::remove_if(groups.begin(), groups.end(), short_mark), groups.end());
   // Too wide for one digit: wider than 1.2 digit heights, or, when there are other digits to
   // compare with, than 1.75 of their typical width (catches touching narrow pairs).
   auto wide_for_height = [&](const Group& g) {
@@ -591,8 +705,9 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
   };
 
   // Each group whole, first. Without a classifier, only groups too wide for one digit are split.
-  // With one, every group that could hold two digits (a 1 leaning on a 4 is no wider than a 0)
-  // and that the classifier does not read as one digit with confidence is searched for cuts.
+  // With one, every group that could hold two digits (a 1 leaning on a 4 is no wider than a 0;
+  // two touching 1s are a third as wide as they are tall) and that the classifier does not read
+  // as one digit with confidence is searched for cuts.
   std::vector<std::optional<DigitCrop>> whole;
   std::vector<DigitCrop> whole_crops;
   for (const Group& g : groups) {
@@ -616,11 +731,11 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
     if (!whole[i]) continue;
     const float conf = classify ? whole_conf[k] : 0.0f;
     ++k;
-    const bool judge = classify ? g.box.width > 0.5f * float(g.box.height) &&
+    const bool judge = classify ? g.box.width > 0.3f * float(g.box.height) &&
                                       (conf < kSureWhole || too_wide(g))
                                 : too_wide(g);
     if (judge) {
-      for (DigitCrop& c : group_split(m, g, typical_width, classify)) out.push_back(c);
+      for (DigitCrop& c : group_split(m, g, typical_width, median_h, classify)) out.push_back(c);
     } else {
       out.push_back(*whole[i]);
     }

@@ -620,6 +620,43 @@ TEST(VisionNumber, ClassifierFindsCutsWhereTheProjectionPeaks) {
   EXPECT_NEAR(crops[1].box.x, 104, 8);
 }
 
+// A 5 whose bar came loose and drifted right, against the top of a 1 beside it (a hurried
+// hand). The bar is too short to be a digit; it joins the neighbour it completes, judged by the
+// classifier (here: similarity to the whole 5 and to the lone 1), not the nearer one.
+TEST(VisionNumber, LooseBarJoinsTheDigitItCompletes) {
+  auto body = [](cv::Mat& img) {
+    cv::line(img, {50, 58}, {46, 100}, cv::Scalar(0), 9, cv::LINE_AA);
+    cv::ellipse(img, {70, 122}, {28, 26}, 0, -150, 140, cv::Scalar(0), 9, cv::LINE_AA);
+  };
+  auto bar = [](cv::Mat& img) {
+    cv::line(img, {82, 46}, {136, 46}, cv::Scalar(0), 9, cv::LINE_AA);
+  };
+  auto one = [](cv::Mat& img) {
+    cv::line(img, {172, 44}, {146, 150}, cv::Scalar(0), 9, cv::LINE_AA);
+  };
+  const cv::Mat blank(190, 230, CV_8U, cv::Scalar(255));
+  cv::Mat img = blank.clone(), five = blank.clone(), lone = blank.clone();
+  body(img), bar(img), one(img);
+  body(five), bar(five);
+  one(lone);
+  const std::vector<Pixels> refs = {digit_preprocess(five).pixels, digit_preprocess(lone).pixels};
+  Classifier templates = [&](const std::vector<DigitCrop>& crops) {
+    std::vector<float> out;
+    for (const DigitCrop& c : crops) {
+      double best = 0;
+      for (const Pixels& r : refs) best = std::max(best, similarity(c.pixels, r));
+      out.push_back(float(best));
+    }
+    return out;
+  };
+  std::vector<DigitCrop> crops = number_segment(img, templates);
+  ASSERT_EQ(crops.size(), 2u);
+  EXPECT_GT(similarity(crops[0].pixels, refs[0]), 0.97);
+  EXPECT_GE(crops[0].box.x + crops[0].box.w, 136) << "the bar is part of the 5";
+  EXPECT_GT(similarity(crops[1].pixels, refs[1]), 0.97);
+  EXPECT_GE(crops[1].box.x, 138) << "the bar is not part of the 1";
+}
+
 TEST(VisionNumber, ModeParsing) {
   EXPECT_EQ(read_mode_parse("digit"), ReadMode::Digit);
   EXPECT_EQ(read_mode_parse("number"), ReadMode::Number);

@@ -2,7 +2,8 @@
 # HTTP load figures, scrawl against the report's app shape side by side: wrk on scrawl's JSON API
 # (/api/v1/predict, raw 28x28 PNG), wrk on the form route /predict of both (the same multipart
 # request), and the user scenario (GET / + POST /predict, profiling/load_scenario.mjs) on both.
-# Prints a table with ratios and writes it to profiling/results/DATE-http-load.md.
+# Prints a table with ratios and writes it to profiling/results/DATE-http-load.md (DATE-http-load-2.md
+# and so on when that exists).
 # Usage: profiling/load_compare.sh [serve flags, e.g. --model FILE --max-batch 64]
 #   env: SECONDS_RUN (30), CONNECTIONS (64), USERS (32), SCRAWL_BIN.
 set -euo pipefail
@@ -30,7 +31,12 @@ batches="$(curl -fsS "$load_scrawl_url/metrics" | grep -E '^scrawl_batch_size_(s
 rm -f "$png"
 
 mkdir -p "$load_root/profiling/results"
+# A new file per run: an earlier run's figures of the same day are kept, never overwritten.
 out="$load_root/profiling/results/$(date +%Y-%m-%d)-http-load.md"
+for ((k = 2; k < 100; ++k)); do
+  [[ -e "$out" ]] || break
+  out="$load_root/profiling/results/$(date +%Y-%m-%d)-http-load-$k.md"
+done
 API="$api" FORM_S="$form_s" FORM_F="$form_f" SCEN_S="$scen_s" SCEN_F="$scen_f" BATCHES="$batches" \
 SECS="$secs" CONNS="$conns" USERS="$users" FLAGS="$*" OUT="$out" /usr/bin/python3 - <<'PY'
 import json, os, platform, subprocess

@@ -310,6 +310,7 @@ Group groups_union(const Group& a, const Group& b) {
 constexpr double kPiecePenalty = 0.2;     // per digit read
 constexpr double kFragmentPenalty = 1.0;  // more for a digit shaped like a fragment
 constexpr double kChipPenalty = 0.2;      // for leaving a chip of ink unread (chip_like)
+constexpr double kWidePenalty = 1.0;      // for reading a piece wider than a digit as one
 
 // Shorter than 0.4 of the row's digit heights: too short to be a digit here (the smallest digits
 // of a row, even in rows of mixed sizes, stay near half the typical height).
@@ -542,7 +543,7 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
   // A piece shaped like a fragment (fragment_like) pays kFragmentPenalty too, and a chip too
   // short to be a digit is not read at all: it can be dropped, for kChipPenalty (the detached
   // tail of a 6 reads as a confident 7, and would otherwise have to go somewhere).
-  std::vector<char> fragment(crops.size(), 0), chip(crops.size(), 0);
+  std::vector<char> fragment(crops.size(), 0), chip(crops.size(), 0), wide(crops.size(), 0);
   if (median_h > 0.0f) {
     for (size_t i = 0; i < crops.size(); ++i) {
       const Box& b = crops[i].box;
@@ -554,6 +555,11 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
     }
     const int whole_piece = piece_index[K - 1];  // cuts 0 .. K-1: the group uncut
     if (whole_piece >= 0) fragment[size_t(whole_piece)] = chip[size_t(whole_piece)] = 0;
+    // Wider than 1.35 digit heights: two digits, however surely the model reads them as one
+    // (a 0 against a 2 reads as a confident 2). The widest single digits of our sets are 1.3.
+    for (size_t i = 0; i < crops.size(); ++i) {
+      wide[i] = crops[i].box.w * m.scale > 1.35 * median_h;
+    }
   }
   constexpr double kNone = -1e300;
   std::vector<std::vector<double>> best(n_max + 1, std::vector<double>(K, kNone));
@@ -574,7 +580,8 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
         if (k == 0 || best[k - 1][i] == kNone) continue;
         const double score = best[k - 1][i] +
                              std::log(std::clamp(double(conf[size_t(p)]), 1e-6, 1.0)) -
-                             (fragment[size_t(p)] ? kFragmentPenalty : 0.0);
+                             (fragment[size_t(p)] ? kFragmentPenalty : 0.0) -
+                             (wide[size_t(p)] ? kWidePenalty : 0.0);
         if (score > best[k][j]) best[k][j] = score, back[k][j] = {i, false};
       }
     }

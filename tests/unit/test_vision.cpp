@@ -657,6 +657,28 @@ TEST(VisionNumber, LooseBarJoinsTheDigitItCompletes) {
   EXPECT_GE(crops[1].box.x, 138) << "the bar is not part of the 1";
 }
 
+// Two wide rings side by side make a group half as wide again as it is tall: two digits, even
+// when the model is surer of the whole (as of a 0 against a 2 read as one confident 2) than of
+// either half.
+TEST(VisionNumber, PieceWiderThanADigitIsCut) {
+  cv::Mat img(160, 260, CV_8U, cv::Scalar(255));
+  cv::ellipse(img, {80, 80}, {40, 50}, 0, 0, 360, cv::Scalar(0), 9, cv::LINE_AA);
+  cv::ellipse(img, {162, 80}, {40, 50}, 0, 0, 360, cv::Scalar(0), 9, cv::LINE_AA);
+  // Sure of the whole pair, fairly sure of one ring, unsure of anything else.
+  Classifier sure_of_wide = [](const std::vector<DigitCrop>& crops) {
+    std::vector<float> out;
+    for (const DigitCrop& c : crops) {
+      const double aspect = double(c.box.w) / c.box.h;
+      out.push_back(aspect > 1.4 ? 0.99f : aspect > 0.7 && aspect < 0.95 ? 0.9f : 0.3f);
+    }
+    return out;
+  };
+  std::vector<DigitCrop> crops = number_segment(img, sure_of_wide);
+  ASSERT_EQ(crops.size(), 2u);
+  EXPECT_LT(crops[0].box.x + crops[0].box.w, 140);
+  EXPECT_GT(crops[1].box.x, 100);
+}
+
 TEST(VisionNumber, ModeParsing) {
   EXPECT_EQ(read_mode_parse("digit"), ReadMode::Digit);
   EXPECT_EQ(read_mode_parse("number"), ReadMode::Number);

@@ -611,7 +611,7 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
 // a stroke; a strip or a corner's L keeps most of its pixels within 12% of the image's side from
 // the frame.)
 void drop_frame_blobs(InkMap& m) {
-  if (m.components.size() < 2) return;
+  if (m.components.empty()) return;
   const cv::Size size = m.labels.size();
   auto touches = [&](const cv::Rect& b) {
     return b.x <= 0 || b.y <= 0 || b.x + b.width >= size.width || b.y + b.height >= size.height;
@@ -624,13 +624,6 @@ void drop_frame_blobs(InkMap& m) {
     cv::minMaxLoc(dist, nullptr, &mx);
     return mx;
   };
-  int largest_inner = 0;
-  for (const InkComponent& c : m.components)
-    if (!touches(c.box)) largest_inner = std::max(largest_inner, c.area);
-  if (largest_inner < 8.0f * m.stroke_width * m.stroke_width) return;  // only specks inside
-  double ref = 0;
-  for (const InkComponent& c : m.components)
-    if (!touches(c.box) && c.area >= largest_inner / 4) ref = std::max(ref, half_width(c));
   // Most of the component's pixels within the band along the frame: a strip along one edge, or
   // an L or U around a corner (a vignette), however far its box reaches.
   const int band_x = int(0.12 * size.width), band_y = int(0.12 * size.height);
@@ -645,12 +638,29 @@ void drop_frame_blobs(InkMap& m) {
     }
     return in_band >= 0.8 * c.area;
   };
-  m.components.erase(std::remove_if(m.components.begin(), m.components.end(),
-                                    [&](const InkComponent& c) {
-                                      return touches(c.box) &&
-                                             (hugs_frame(c) || half_width(c) > 2.2 * ref);
-                                    }),
-                     m.components.end());
+  auto drop_if = [&](const std::function<bool(const InkComponent&)>& drop) {
+    m.components.erase(std::remove_if(m.components.begin(), m.components.end(), drop),
+                       m.components.end());
+  };
+  int largest_inner = 0;
+  for (const InkComponent& c : m.components)
+    if (!touches(c.box)) largest_inner = std::max(largest_inner, c.area);
+  if (largest_inner < 8.0f * m.stroke_width * m.stroke_width) {
+    // Nothing of a digit's size clear of the frame. Small pieces that hug it are where a hard
+    // shadow's edge or a vignette meets the frame, not writing; a digit that touches the frame
+    // spans more of it (even a 0 inscribed in the frame, whose ring lies mostly in the band).
+    const double quarter = 0.25 * double(size.area());
+    drop_if([&](const InkComponent& c) {
+      return touches(c.box) && double(c.box.area()) < quarter && hugs_frame(c);
+    });
+    return;
+  }
+  double ref = 0;
+  for (const InkComponent& c : m.components)
+    if (!touches(c.box) && c.area >= largest_inner / 4) ref = std::max(ref, half_width(c));
+  drop_if([&](const InkComponent& c) {
+    return touches(c.box) && (hugs_frame(c) || half_width(c) > 2.2 * ref);
+  });
 }
 
 template <typename T>
@@ -664,6 +674,7 @@ T median_of(std::vector<T> v) {
 DigitCrop digit_preprocess(const cv::Mat& image) {
   InkMap m = ink_find(image);
   drop_frame_blobs(m);
+  if (m.components.empty()) throw NoInkError("no ink found in the image");
   Group all;
   all.box = m.components.front().box;
   for (const InkComponent& c : m.components) {

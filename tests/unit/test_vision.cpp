@@ -383,6 +383,16 @@ TEST(VisionDigit, NoInkIsRefused) {
   cv::Mat transparent(100, 100, CV_8UC4, cv::Scalar(0, 0, 0, 0));
   EXPECT_THROW(digit_preprocess(transparent), NoInkError);
   EXPECT_THROW(digit_preprocess(cv::Mat()), FormatError);
+
+  // Blank paper under a hard diagonal shadow: the local paper follows the shadow's edge except
+  // in the sharp wedge where the edge meets the frame, which used to read as a sure 1.
+  cv::Mat shadow(300, 400, CV_8U);
+  for (int y = 0; y < shadow.rows; ++y)
+    for (int x = 0; x < shadow.cols; ++x)
+      shadow.at<uint8_t>(y, x) = x + 0.7 * y > 280 ? 118 : 215;
+  cv::GaussianBlur(noisy(shadow, 3, 5), shadow, cv::Size(0, 0), 1.2);
+  EXPECT_THROW(digit_preprocess(shadow), NoInkError);
+  EXPECT_THROW(number_segment(shadow), NoInkError);
 }
 
 // ---- the ink finder's fast statistics against their plain reference (bit for bit) ----

@@ -46,6 +46,14 @@ void serve_command_add(CLI::App& app) {
   serve->add_option("--max-connections", g_serve.max_connections, "Open connections at most")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
+  serve->add_option("--max-body-mb", g_serve.max_body_mb, "Largest request body, in MiB (413 beyond)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-bodies-mb", g_serve.max_bodies_mb,
+                   "Request bodies held at once, all connections together, in MiB (503 beyond)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
 }
 
 int serve_command_run(CLI::App& app) {

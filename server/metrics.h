@@ -51,7 +51,7 @@ class Metrics {
   void request_observe(Route route, unsigned status, double seconds);
   // One engine forward pass over `size` images.
   void batch_observe(int size, double seconds);
-  void rejected_add(const char* reason);  // "queue_full", "not_ready", "connections"
+  void rejected_add(const char* reason);  // "queue_full", "not_ready", "connections", "bodies"
   void connections_add(int delta) { connections_ += delta; }
   int connections() const { return connections_; }
 

@@ -28,6 +28,10 @@ int serve_run(const ServeOptions& o) {
     throw Error("serve: --max-delay-us must be 0 to 1000000");
   if (o.queue_capacity < o.max_batch) throw Error("serve: --queue must be at least --max-batch");
   if (o.max_connections < 1) throw Error("serve: --max-connections must be at least 1");
+  if (o.max_body_mb < 1 || o.max_body_mb > 1024)
+    throw Error("serve: --max-body-mb must be 1 to 1024");
+  if (o.max_bodies_mb < o.max_body_mb || o.max_bodies_mb > 1 << 20)
+    throw Error("serve: --max-bodies-mb must be at least --max-body-mb (and at most 1048576)");
 
   // Read the model before listening, so a missing or corrupt file fails at once.
   const ModelFile file = model_file_read(o.model);
@@ -42,7 +46,8 @@ int serve_run(const ServeOptions& o) {
   cfg.max_delay_us = o.max_delay_us;
   cfg.queue_capacity = o.queue_capacity;
   cfg.max_connections = o.max_connections;
-  cfg.body_limit = o.max_body_bytes;
+  cfg.body_limit = size_t(o.max_body_mb) << 20;
+  cfg.bodies_limit = size_t(o.max_bodies_mb) << 20;
 #ifdef SCRAWL_VERSION
   cfg.version = SCRAWL_VERSION;
 #endif

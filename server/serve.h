@@ -29,7 +29,8 @@ struct ServeOptions {
   int max_delay_us = 500;          // longest wait for a batch to fill (an idle engine)
   int queue_capacity = 4096;       // images waiting before 503 + Retry-After
   int max_connections = 1024;
-  size_t max_body_bytes = 16 * 1024 * 1024;
+  int max_body_mb = 16;     // one request's body
+  int max_bodies_mb = 256;  // all requests' bodies held at once (503 + Retry-After beyond)
 };
 
 int serve_run(const ServeOptions& options);

@@ -36,6 +36,7 @@ struct Server::Impl {
     TransportConfig& t = transport.config;
     t.header_limit = config.header_limit;
     t.body_limit = config.body_limit;
+    t.bodies_limit = config.bodies_limit;
     t.idle_timeout = config.idle_timeout;
     t.read_timeout = config.read_timeout;
     t.write_timeout = config.write_timeout;

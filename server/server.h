@@ -30,6 +30,7 @@ struct ServerConfig {
   int max_connections = 1024;
   size_t header_limit = 16 * 1024;
   size_t body_limit = 16 * 1024 * 1024;
+  size_t bodies_limit = 256 * 1024 * 1024;  // all connections' bodies at once (transport.h)
   int max_images = 64;          // image fields per request
   int max_tensor_batch = 1024;  // N per v2 infer request
   std::chrono::milliseconds idle_timeout{30000};

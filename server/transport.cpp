@@ -24,6 +24,7 @@ Session::Session(tcp::socket&& socket, TransportContext& ctx)
 }
 
 Session::~Session() {
+  release();
   ctx_.metrics->connections_add(-1);
   {
     std::lock_guard<std::mutex> lk(ctx_.mu);
@@ -87,6 +88,14 @@ void Session::on_header(beast::error_code ec) {
         413, "payload_too_large",
         "request body is larger than " + std::to_string(ctx_.config.body_limit) + " bytes");
   if (parser_->is_done()) return handle();
+  // The body's memory counts against the budget shared by all connections: its declared size,
+  // or the most a chunked body may grow to.
+  const auto cl = parser_->content_length();
+  if (!reserve(cl ? size_t(*cl) : ctx_.config.body_limit)) {
+    ctx_.metrics->rejected_add("bodies");
+    return fail_and_close(503, "too_many_bodies",
+                          "the server is holding too many request bodies; retry shortly");
+  }
   const auto expect = parser_->get()[http::field::expect];
   if (beast::iequals(expect, "100-continue")) {
     // The client waits for a go-ahead before sending its body (curl does for large bodies).
@@ -136,6 +145,7 @@ void Session::handle() {
 }
 
 void Session::write(Response&& res) {
+  release();  // answered: the request and its body are done with
   const unsigned max = ctx_.config.max_requests_per_connection;
   if (draining_ || (max && requests_ >= max)) res.keep_alive(false);
   res_ = std::make_shared<Response>(std::move(res));
@@ -183,6 +193,20 @@ void Session::linger_read() {
                             if (ec || self->discarded_ > (1u << 20)) return self->close();
                             self->linger_read();
                           });
+}
+
+bool Session::reserve(size_t bytes) {
+  size_t held = ctx_.bodies.load();
+  do {
+    if (held + bytes > ctx_.config.bodies_limit) return false;
+  } while (!ctx_.bodies.compare_exchange_weak(held, held + bytes));
+  reserved_ = bytes;
+  return true;
+}
+
+void Session::release() {
+  if (reserved_) ctx_.bodies.fetch_sub(reserved_);
+  reserved_ = 0;
 }
 
 void Session::close() {

@@ -34,6 +34,11 @@ struct TransportConfig {
   std::chrono::milliseconds read_timeout{15000};   // reading a body once its headers arrived
   std::chrono::milliseconds write_timeout{15000};  // writing a response
   int max_connections = 1024;
+  // Bytes of request bodies held at once, all connections together: each body's
+  // Content-Length (a chunked body: body_limit) is reserved when its headers arrive and given
+  // back once it is answered; a request that would go over is answered 503 + Retry-After.
+  // Without it, max_connections bodies of body_limit bytes each could exhaust memory.
+  size_t bodies_limit = 256 * 1024 * 1024;
   unsigned max_requests_per_connection = 0;  // 0: no limit
   std::string version = "0.1.0";
 };
@@ -46,6 +51,7 @@ struct TransportContext {
   Metrics* metrics = nullptr;
 
   std::atomic<int> live{0};  // open sessions
+  std::atomic<size_t> bodies{0};  // bytes reserved for request bodies (bodies_limit)
   std::mutex mu;
   std::condition_variable cv;  // signalled when a session ends
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
@@ -77,6 +83,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void linger();
   void linger_read();
   void close();
+  // Reserves `bytes` of the shared body budget for this request; false when it would go over.
+  bool reserve(size_t bytes);
+  void release();
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -89,6 +98,7 @@ class Session : public std::enable_shared_from_this<Session> {
   State state_ = State::Idle;
   bool draining_ = false;
   unsigned requests_ = 0;
+  size_t reserved_ = 0;  // of ctx_.bodies, for the request being read or handled
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {

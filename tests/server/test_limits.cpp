@@ -143,6 +143,55 @@ TEST(Limits, ConnectionCapAnswers503) {
   ADD_FAILURE() << "a freed slot was never reused";
 }
 
+// Bodies held at once are capped across connections: a request whose declared body (or a
+// chunked one, counted at the per-request limit) would go over the budget is refused with 503
+// and Retry-After, before its body is read; the budget is given back once a request is answered.
+TEST(Limits, BodiesHeldAtOnceAreCapped) {
+  auto cfg = test_config();
+  cfg.body_limit = 800;
+  cfg.bodies_limit = 1000;
+  cfg.read_timeout = 5000ms;
+  LiveServer s(cfg, std::make_shared<FakeEngine>());
+  const std::string head =
+      "POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 600"
+      "\r\n\r\n";
+  const std::string junk(600, 'x');
+
+  RawConn slow(s.port());  // holds 600 bytes of the budget while its body trickles in
+  slow.send(head + junk.substr(0, 100));
+  std::this_thread::sleep_for(200ms);
+
+  RawConn over(s.port());
+  over.send(head);
+  bool closed = false;
+  std::string raw = over.read_all(3000ms, &closed);
+  EXPECT_EQ(status_of(raw), 503u) << raw;
+  EXPECT_NE(raw.find("too_many_bodies"), std::string::npos);
+  EXPECT_NE(raw.find("Retry-After"), std::string::npos);
+
+  RawConn chunked(s.port());  // no declared size: counted at body_limit (800)
+  chunked.send(
+      "POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(status_of(chunked.read_all(3000ms, &closed)), 503u);
+
+  RawConn small(s.port());  // 300 more fit beside the 600
+  small.send(
+      "POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: "
+      "300\r\n\r\n" + std::string(300, 'x'));
+  const unsigned small_status = status_of(small.read_until("\r\n\r\n", 3000ms));
+  EXPECT_GE(small_status, 400u);  // not an image...
+  EXPECT_NE(small_status, 503u);  // ...but within the budget
+
+  slow.send(junk.substr(100));  // answered (not an image either): its 600 bytes come back
+  const unsigned slow_status = status_of(slow.read_until("\r\n\r\n", 3000ms));
+  EXPECT_NE(slow_status, 503u);
+  EXPECT_GE(slow_status, 400u);
+  RawConn after(s.port());
+  after.send(head + junk);
+  EXPECT_NE(status_of(after.read_until("\r\n\r\n", 3000ms)), 503u);
+}
+
 TEST(Limits, ExpectContinue) {
   LiveServer s(test_config(), std::make_shared<FakeEngine>());
   const std::string png = digit_png(3);

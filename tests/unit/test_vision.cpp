@@ -315,6 +315,25 @@ TEST(VisionDigit, BoldDigitOnSteeplyLitPaperIsFound) {
 
 // Thick strokes in a noisy photo with a bright highlight: speckle in the rough mask must not pass
 // for thin strokes, or the local paper would follow the strokes and hollow them out.
+// A 6 in blue ink beside a hard diagonal shadow (tests/fixtures/README.md): neither quadratic fit
+// follows the shadow's edge, and the step so inflates their noise estimate that no ink shows
+// beyond their thresholds. The last fallback takes the paper from a wide median, which keeps the
+// step; it used to lower the threshold to three of the inflated sigmas instead, which found only
+// a 10x18 px speck of the 6 (read as a 1).
+TEST(VisionDigit, DigitBesideAHardShadowIsFound) {
+  const cv::Mat photo = image_read(std::string(SCRAWL_SOURCE_DIR) + "/tests/fixtures/shadow_six.jpg");
+  cv::Mat grey;
+  cv::cvtColor(photo, grey, cv::COLOR_BGR2GRAY);
+  EXPECT_EQ(ink_detail::paper_fit(grey).snr, 0.0) << "the case the fallback is for";
+  EXPECT_EQ(ink_detail::paper_fit(grey, ink_detail::kNarrowFirstBand).snr, 0.0);
+  const DigitCrop got = digit_preprocess(photo);
+  expect_mnist_like(got.pixels, "beside a hard shadow");
+  // The 6 spans about x 119-206, y 85-209 of the 392x365 photo.
+  EXPECT_GT(got.box.h, 100) << "the whole digit, not a speck";
+  EXPECT_NEAR(got.box.x, 119, 12);
+  EXPECT_NEAR(got.box.y, 85, 12);
+}
+
 TEST(VisionDigit, NoisyHighlightKeepsThickStrokesSolid) {
   cv::Mat big;
   cv::resize(digit_grey(), big, {320, 320}, 0, 0, cv::INTER_LINEAR);  // strokes ~19 px

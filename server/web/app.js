@@ -35,6 +35,8 @@
     payload_too_large: 'That upload is too large. Try fewer or smaller images.',
     too_many_images: 'Too many images at once. Try fewer.',
     overloaded: 'scrawl is busy right now. Please try again in a moment.',
+    too_many_connections: 'scrawl is busy right now. Please try again in a moment.',
+    too_many_bodies: 'scrawl is busy right now. Please try again in a moment.',
     not_ready: 'scrawl is still starting up. Please try again in a moment.',
   };
 

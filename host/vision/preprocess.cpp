@@ -552,14 +552,12 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
       fragment[i] = fragment_like(b.h * m.scale, b.w * m.scale, median_h) ||
                     b.w * m.scale < 0.12 * median_h;
       chip[i] = chip_like(b.h * m.scale, median_h);
+      // Wider than 1.35 digit heights: two digits, however surely the model reads them as one
+      // (a 0 against a 2 reads as a confident 2). The widest single digits of our sets are 1.3.
+      wide[i] = b.w * m.scale > 1.35 * median_h;
     }
     const int whole_piece = piece_index[K - 1];  // cuts 0 .. K-1: the group uncut
     if (whole_piece >= 0) fragment[size_t(whole_piece)] = chip[size_t(whole_piece)] = 0;
-    // Wider than 1.35 digit heights: two digits, however surely the model reads them as one
-    // (a 0 against a 2 reads as a confident 2). The widest single digits of our sets are 1.3.
-    for (size_t i = 0; i < crops.size(); ++i) {
-      wide[i] = crops[i].box.w * m.scale > 1.35 * median_h;
-    }
   }
   constexpr double kNone = -1e300;
   std::vector<std::vector<double>> best(n_max + 1, std::vector<double>(K, kNone));

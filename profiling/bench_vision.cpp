@@ -222,14 +222,20 @@ void BM_predict_path(benchmark::State& st) {
 
 // ---- order statistics: the current way (arg 0) against the old way (arg 1) ----
 
-// The paper fit's samples: the whole image when it is at most 96 px a side (every 28x28 input).
-std::vector<uint8_t> grey_samples(int which) {
+// The paper fit's samples: the whole image (grey) when it is at most 96 px a side (every 28x28
+// input), else cut down to 96 px a side.
+cv::Mat grey_image(int which) {
   const Input* in = &inputs()[size_t(which)];
   if (in->bytes.empty()) in = &inputs()[0];
   cv::Mat img = vision::image_decode(in->bytes.data(), in->bytes.size());
   if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2GRAY);
   cv::resize(img, img, cv::Size(std::min(img.cols, 96), std::min(img.rows, 96)), 0, 0,
              cv::INTER_NEAREST);
+  return img;
+}
+
+std::vector<uint8_t> grey_samples(int which) {
+  const cv::Mat img = grey_image(which);
   return std::vector<uint8_t>(img.begin<uint8_t>(), img.end<uint8_t>());
 }
 
@@ -265,9 +271,7 @@ void BM_median_double(benchmark::State& st) {
 
 // The robust quadratic fit of the paper on the grey image: ink.cpp's against the reference.
 void BM_paper_fit(benchmark::State& st) {
-  const std::vector<uint8_t> g = grey_samples(int(st.range(1)));
-  const int side = int(std::lround(std::sqrt(double(g.size()))));
-  const cv::Mat grey(side, side, CV_8U, const_cast<uint8_t*>(g.data()));
+  const cv::Mat grey = grey_image(int(st.range(1)));
   st.SetLabel(inputs()[size_t(st.range(1))].name);
   for (auto _ : st) {
     if (st.range(0) == 0)
@@ -280,9 +284,7 @@ void BM_paper_fit(benchmark::State& st) {
 // The local paper (closing 9x9, box 3x3: a 28x28 digit's sizes) on the ink-dark grey image:
 // ink.cpp's way (direct loops when small) against OpenCV's filters, which it replaced there.
 void BM_paper_local(benchmark::State& st) {
-  const std::vector<uint8_t> g = grey_samples(int(st.range(1)));
-  const int side = int(std::lround(std::sqrt(double(g.size()))));
-  const cv::Mat grey(side, side, CV_8U, const_cast<uint8_t*>(g.data()));
+  const cv::Mat grey = grey_image(int(st.range(1)));
   st.SetLabel(inputs()[size_t(st.range(1))].name);
   for (auto _ : st) {
     if (st.range(0) == 0)
@@ -295,9 +297,7 @@ void BM_paper_local(benchmark::State& st) {
 // The ink mask's components (the 28x28 inputs' thresholded ink; a 96x96 sample of the photo's):
 // ink.cpp's direct labelling on small masks against cv::connectedComponentsWithStats.
 void BM_components(benchmark::State& st) {
-  const std::vector<uint8_t> g = grey_samples(int(st.range(1)));
-  const int side = int(std::lround(std::sqrt(double(g.size()))));
-  const cv::Mat grey(side, side, CV_8U, const_cast<uint8_t*>(g.data()));
+  const cv::Mat grey = grey_image(int(st.range(1)));
   const cv::Mat mask = grey < cv::mean(grey)[0] - 20;
   cv::Mat labels, stats;
   st.SetLabel(inputs()[size_t(st.range(1))].name);
@@ -312,9 +312,7 @@ void BM_components(benchmark::State& st) {
 // The crops' soft-edge zone (radius 1, as for 28x28 digits): direct dilation by the chamfer disc
 // against the distance transform.
 void BM_mask_grow(benchmark::State& st) {
-  const std::vector<uint8_t> g = grey_samples(int(st.range(1)));
-  const int side = int(std::lround(std::sqrt(double(g.size()))));
-  const cv::Mat grey(side, side, CV_8U, const_cast<uint8_t*>(g.data()));
+  const cv::Mat grey = grey_image(int(st.range(1)));
   const cv::Mat mask = grey < cv::mean(grey)[0] - 20;
   st.SetLabel(inputs()[size_t(st.range(1))].name);
   for (auto _ : st) {

@@ -21,6 +21,7 @@
 #include "host/trainer.h"
 #include "host/vision/preprocess.h"
 #include "host/vision/reading.h"
+#include "host/vision/second_look.h"
 
 #if defined(SCRAWL_WITH_SERVER)
 #include "server/serve.h"
@@ -130,10 +131,10 @@ int train_run(const TrainArgs& a) {
 
 // ---------------------------------------------------------------- eval
 int eval_run(const std::string& model, const std::string& data, const std::string& device,
-             bool json_out) {
+             bool json_out, bool second_look) {
   LoadedModel m = model_load(model, device, json_out);
   const Dataset test = mnist_load(data, false);
-  const EvalResult r = evaluate(*m.net, test);
+  const EvalResult r = evaluate(*m.net, test, 1000, second_look);
   std::vector<double> precision(10), recall(10);
   for (int c = 0; c < 10; ++c) {
     int tp = r.confusion[c][c], row = 0, col = 0;
@@ -149,13 +150,18 @@ int eval_run(const std::string& model, const std::string& data, const std::strin
     for (const auto& row : r.confusion) conf.push_back(std::vector<int>(row.begin(), row.end()));
     std::printf("%s\n", json({{"model", m.path}, {"count", r.count}, {"accuracy", r.accuracy},
                               {"loss", r.loss}, {"confusion", conf}, {"precision", precision},
-                              {"recall", recall}})
+                              {"recall", recall}, {"second_look", second_look},
+                              {"second_looks", r.second_looks}})
                             .dump()
                             .c_str());
     return 0;
   }
-  std::printf("model     %s\nimages    %d\naccuracy  %.4f\nloss      %.4f\n\n", m.path.c_str(),
+  std::printf("model     %s\nimages    %d\naccuracy  %.4f\nloss      %.4f\n", m.path.c_str(),
               r.count, r.accuracy, r.loss);
+  if (second_look)
+    std::printf("second look: %d images the model was unsure of were read again\n",
+                r.second_looks);
+  std::printf("\n");
   std::printf("confusion (rows: true digit, columns: predicted)\n     ");
   for (int c = 0; c < 10; ++c) std::printf("%6d", c);
   std::printf("\n");
@@ -197,7 +203,9 @@ int predict_run(const std::string& model, const std::string& mode_name, const st
       std::vector<float> x(crops.size() * 784), probs(crops.size() * 10);
       for (size_t i = 0; i < crops.size(); ++i)
         std::copy(crops[i].pixels.begin(), crops[i].pixels.end(), x.begin() + i * 784);
-      net.predict(x.data(), static_cast<int>(crops.size()), probs.data());
+      const auto infer = [&net](const float* v, int k, float* p) { net.predict(v, k, p); };
+      infer(x.data(), static_cast<int>(crops.size()), probs.data());
+      vision::second_look(x.data(), static_cast<int>(crops.size()), probs.data(), infer);
       out.update(vision::reading_json(crops, probs.data()));
       const std::string number = out["number"];
       if (json_out) {
@@ -374,12 +382,15 @@ int main(int argc, char** argv) {
   train->add_flag("--quiet", ta.quiet, "No progress bar");
 
   std::string model, data, device = "auto", mode = "digit";
-  bool json_out = false;
+  bool json_out = false, second_look = false;
   auto* eval = app.add_subcommand("eval", "Accuracy, loss and confusion matrix on the MNIST test set");
   eval->add_option("--model", model, "Model file (default: the shipped models/default.scrawl)");
   eval->add_option("--data", data, "MNIST folder")->required();
   eval->add_option("--device", device, "auto, cuda or cpu")->capture_default_str();
   eval->add_flag("--json", json_out, "JSON output");
+  eval->add_flag("--second-look", second_look,
+                 "Read unsure images again in more views, as predict and serve do (default: "
+                 "the model alone)");
 
   std::vector<std::string> files;
   auto* predict = app.add_subcommand("predict", "Read the digit (or number) in image files");
@@ -422,7 +433,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*train) return train_run(ta);
-    if (*eval) return eval_run(model, data, device, json_out);
+    if (*eval) return eval_run(model, data, device, json_out, second_look);
     if (*predict) return predict_run(model, mode, device, json_out, files);
     if (*bench) return bench_run(ba);
 #if defined(SCRAWL_WITH_SERVER)

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "host/error.h"
+#include "host/vision/second_look.h"
 
 namespace scrawl {
 namespace {
@@ -261,13 +262,14 @@ std::vector<EpochReport> Trainer::fit(const Dataset& train, const Dataset* test,
   return reports;
 }
 
-EvalResult evaluate(Network& net, const Dataset& data, int batch) {
+EvalResult evaluate(Network& net, const Dataset& data, int batch, bool second_look) {
   const int classes = net.classes();
   if (classes != 10) throw Error("evaluation expects a 10-class network");
   EvalResult r;
   r.count = data.count;
   r.confusion.assign(classes, {});
   const size_t sz = data.image_size();
+  if (second_look && sz != 784) throw Error("a second look needs 28x28 images");
   std::vector<float> x(size_t(batch) * sz), probs(size_t(batch) * classes);
   double loss = 0;
   int correct = 0;
@@ -275,6 +277,11 @@ EvalResult evaluate(Network& net, const Dataset& data, int batch) {
     const int n = std::min(batch, data.count - first);
     dataset_to_float(data, first, n, x.data());
     net.predict(x.data(), n, probs.data());
+    if (second_look)
+      r.second_looks += vision::second_look(x.data(), n, probs.data(),
+                                            [&net](const float* v, int m, float* p) {
+                                              net.predict(v, m, p);
+                                            });
     for (int i = 0; i < n; ++i) {
       const float* p = probs.data() + size_t(i) * classes;
       const int label = data.labels[first + i];

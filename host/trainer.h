@@ -49,6 +49,7 @@ struct EvalResult {
   int count = 0;
   double accuracy = 0, loss = 0;
   std::vector<std::array<int, 10>> confusion;  // [true][predicted], classes rows
+  int second_looks = 0;  // images read again (second_look = true only)
 };
 
 class Trainer {
@@ -83,7 +84,8 @@ class Trainer {
 };
 
 // Accuracy, mean loss and confusion matrix of the network over a dataset.
-EvalResult evaluate(Network& net, const Dataset& data, int batch = 1000);
+// second_look: as images are read (host/vision/second_look.h), not the model alone.
+EvalResult evaluate(Network& net, const Dataset& data, int batch = 1000, bool second_look = false);
 
 // Converts dataset images [first, first+n) to floats in [0, 1], (n, 1, rows, cols).
 void dataset_to_float(const Dataset& data, int first, int n, float* out);

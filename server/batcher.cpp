@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <exception>
 
+#include "host/vision/second_look.h"
+
 namespace scrawl::server {
 
 Batcher::Batcher(BatcherConfig config, Metrics* metrics) : config_(config), metrics_(metrics) {
@@ -36,7 +38,7 @@ size_t Batcher::queue_depth() const {
   return queued_images_;
 }
 
-SubmitStatus Batcher::submit(std::vector<float> x, int k, BatchCallback done) {
+SubmitStatus Batcher::submit(std::vector<float> x, int k, BatchCallback done, bool second_look) {
   if (k <= 0 || x.size() != static_cast<size_t>(k) * kImagePixels) return SubmitStatus::Stopped;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -46,7 +48,8 @@ SubmitStatus Batcher::submit(std::vector<float> x, int k, BatchCallback done) {
     // never refused forever; otherwise the bound is strict.
     if (queued_images_ + static_cast<size_t>(k) > static_cast<size_t>(config_.queue_capacity))
       return SubmitStatus::QueueFull;
-    queue_.push_back(Group{std::move(x), k, std::move(done), std::chrono::steady_clock::now()});
+    queue_.push_back(
+        Group{std::move(x), k, second_look, std::move(done), std::chrono::steady_clock::now()});
     queued_images_ += static_cast<size_t>(k);
   }
   cv_.notify_one();
@@ -132,14 +135,35 @@ void Batcher::run_groups(std::vector<Group>& groups, InferenceEngine& engine) {
                 probs_all.data() + done_images * kClasses);
     done_images += static_cast<size_t>(n);
   }
+  // The model's passes, in chunks of at most max_batch, for the second looks below.
+  const auto infer = [&](const float* x, int m, float* probs) {
+    for (int at = 0; at < m; at += max_batch) {
+      const int n = std::min(max_batch, m - at);
+      const auto t0 = std::chrono::steady_clock::now();
+      engine.infer(x + static_cast<size_t>(at) * kImagePixels, n,
+                   probs + static_cast<size_t>(at) * kClasses);
+      if (metrics_)
+        metrics_->batch_observe(
+            n, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  };
   const std::string device = engine.device(), model = engine.model();
   size_t offset = 0;
   for (Group& g : groups) {
     BatchResult r;
-    if (error.empty())
-      r.probs.assign(probs_all.begin() + static_cast<std::ptrdiff_t>(offset * kClasses),
-                     probs_all.begin() + static_cast<std::ptrdiff_t>((offset + g.k) * kClasses));
     r.error = error;
+    float* probs = probs_all.data() + offset * kClasses;
+    if (error.empty() && g.second_look) {
+      try {
+        const int looked = vision::second_look(g.x.data(), g.k, probs, infer);
+        if (metrics_ && looked > 0) metrics_->second_looks_add(looked);
+      } catch (const std::exception& e) {
+        r.error = std::string("inference failed: ") + e.what();
+      } catch (...) {
+        r.error = "inference failed";
+      }
+    }
+    if (r.error.empty()) r.probs.assign(probs, probs + static_cast<size_t>(g.k) * kClasses);
     r.device = device;
     r.model = model;
     offset += static_cast<size_t>(g.k);

@@ -51,7 +51,9 @@ class Batcher {
   // Queues k crops as one group. x (k, 1, 28, 28). On Accepted, `done` is called exactly
   // once, on the worker thread (keep it short: post the real work elsewhere). Otherwise it
   // is never called. A group larger than max_batch runs alone, in several passes.
-  SubmitStatus submit(std::vector<float> x, int k, BatchCallback done);
+  // second_look: crops the model is unsure of are read again in more views
+  // (host/vision/second_look.h) before `done`; for readings of images, not raw tensors.
+  SubmitStatus submit(std::vector<float> x, int k, BatchCallback done, bool second_look = false);
 
   // Finishes every queued group, then joins the worker. Later submits answer Stopped.
   void stop();
@@ -63,6 +65,7 @@ class Batcher {
   struct Group {
     std::vector<float> x;  // (k, 784)
     int k = 0;
+    bool second_look = false;
     BatchCallback done;
     std::chrono::steady_clock::time_point enqueued;
   };

@@ -122,7 +122,7 @@ std::string Metrics::render(const State& s) const {
              std::to_string(key.second) + "\"} " + std::to_string(count) + "\n";
     out += "# HELP scrawl_rejected_total Work refused before inference, by reason.\n";
     out += "# TYPE scrawl_rejected_total counter\n";
-    for (const char* reason : {"queue_full", "not_ready", "connections"}) {
+    for (const char* reason : {"queue_full", "not_ready", "connections", "bodies"}) {
       auto it = rejected_.find(reason);
       out += std::string("scrawl_rejected_total{reason=\"") + reason + "\"} " +
              std::to_string(it == rejected_.end() ? 0 : it->second) + "\n";
@@ -142,6 +142,10 @@ std::string Metrics::render(const State& s) const {
   out += "# HELP scrawl_predictions_total Images classified.\n";
   out += "# TYPE scrawl_predictions_total counter\n";
   out += "scrawl_predictions_total " + std::to_string(images_.load()) + "\n";
+  out += "# HELP scrawl_second_looks_total Crops the model was unsure of, read again in more "
+         "views.\n";
+  out += "# TYPE scrawl_second_looks_total counter\n";
+  out += "scrawl_second_looks_total " + std::to_string(second_looks_.load()) + "\n";
   out += "# HELP scrawl_queue_depth Images waiting for the engine.\n";
   out += "# TYPE scrawl_queue_depth gauge\n";
   out += "scrawl_queue_depth " + std::to_string(s.queue_depth) + "\n";

@@ -52,6 +52,8 @@ class Metrics {
   // One engine forward pass over `size` images.
   void batch_observe(int size, double seconds);
   void rejected_add(const char* reason);  // "queue_full", "not_ready", "connections", "bodies"
+  // Crops read again in more views because the model was unsure (host/vision/second_look.h).
+  void second_looks_add(int crops) { second_looks_ += static_cast<uint64_t>(crops); }
   void connections_add(int delta) { connections_ += delta; }
   int connections() const { return connections_; }
 
@@ -70,6 +72,7 @@ class Metrics {
   Histogram batch_size_;
   Histogram batch_seconds_;
   std::atomic<uint64_t> images_{0};
+  std::atomic<uint64_t> second_looks_{0};
   std::atomic<int> connections_{0};
 };
 

@@ -481,7 +481,7 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
       for (const vision::DigitCrop& c : o.crops)
         std::copy(c.pixels.begin(), c.pixels.end(), x.begin() + (row++) * kImagePixels);
     boost::asio::any_io_executor io = io_;
-    const SubmitStatus st = batcher_.submit(std::move(x), total, [ex, io, answer](BatchResult&& r) {
+    auto done = [ex, io, answer](BatchResult&& r) {
       // On the engine's worker thread: hand the JSON work to an I/O thread at once.
       boost::asio::post(io, [ex, answer, r = std::move(r)]() {
         try {
@@ -490,7 +490,8 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
           ex->fail(500, "internal", e.what());
         }
       });
-    });
+    };
+    const SubmitStatus st = batcher_.submit(std::move(x), total, std::move(done), true);
     if (st != SubmitStatus::Accepted) submit_error(ex, st);
   };
 

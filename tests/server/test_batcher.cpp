@@ -165,6 +165,56 @@ TEST(Batcher, EngineFailureIsReportedPerRequest) {
   EXPECT_TRUE(r.probs.empty());
 }
 
+// First pass: images whose first pixel is 1 are unsure (0.5 / 0.5 between 3 and 8), the
+// others a sure 3. Any later pass (the second look's views) reads a sure 8.
+class UnsureEngine : public InferenceEngine {
+ public:
+  void infer(const float* x, int n, float* probs) override {
+    batches.push_back(n);
+    const bool first = batches.size() == 1;
+    std::fill(probs, probs + n * kClasses, 0.0f);
+    for (int i = 0; i < n; ++i) {
+      float* p = probs + i * kClasses;
+      if (!first) p[8] = 1.0f;
+      else if (x[i * kImagePixels] == 1.0f) p[3] = p[8] = 0.5f;
+      else p[3] = 1.0f;
+    }
+  }
+  std::string device() const override { return "cpu"; }
+  std::string model() const override { return "unsure"; }
+  std::vector<int> batches;
+};
+
+TEST(Batcher, SecondLookOnlyWhenAskedAndOnlyForUnsureRows) {
+  for (const bool asked : {false, true}) {
+    Metrics m;
+    auto engine = std::make_shared<UnsureEngine>();
+    Batcher b({8, 1ms, 64}, &m);
+    b.engine_set(engine);
+    std::vector<float> x = images(3, 0.0f);  // first pixels 0, 1, 2: row 1 is unsure
+    std::promise<BatchResult> done;
+    ASSERT_EQ(b.submit(std::move(x), 3, [&done](BatchResult&& r) { done.set_value(std::move(r)); },
+                       asked),
+              SubmitStatus::Accepted);
+    const BatchResult r = done.get_future().get();
+    b.stop();
+    ASSERT_TRUE(r.error.empty());
+    EXPECT_FLOAT_EQ(r.probs[0 * kClasses + 3], 1.0f);
+    EXPECT_FLOAT_EQ(r.probs[2 * kClasses + 3], 1.0f);
+    if (!asked) {
+      EXPECT_EQ(engine->batches, std::vector<int>{3});
+      EXPECT_FLOAT_EQ(r.probs[1 * kClasses + 8], 0.5f);
+      EXPECT_NE(m.render({}).find("scrawl_second_looks_total 0\n"), std::string::npos);
+    } else {
+      // One more pass over the unsure row's eight views; its answer is the mean of nine.
+      EXPECT_EQ(engine->batches, (std::vector<int>{3, 8}));
+      EXPECT_NEAR(r.probs[1 * kClasses + 8], (0.5f + 8.0f) / 9, 1e-6);
+      EXPECT_NEAR(r.probs[1 * kClasses + 3], 0.5f / 9, 1e-6);
+      EXPECT_NE(m.render({}).find("scrawl_second_looks_total 1\n"), std::string::npos);
+    }
+  }
+}
+
 TEST(Batcher, RefusesMalformedGroups) {
   Metrics m;
   Batcher b({4, 0us, 16}, &m);

@@ -190,6 +190,10 @@ TEST(Limits, BodiesHeldAtOnceAreCapped) {
   RawConn after(s.port());
   after.send(head + junk);
   EXPECT_NE(status_of(after.read_until("\r\n\r\n", 3000ms)), 503u);
+  // The two refusals are counted, under their own reason.
+  Reply m = http_get(s.port(), "/metrics");
+  EXPECT_NE(m.body.find("scrawl_rejected_total{reason=\"bodies\"} 2\n"), std::string::npos)
+      << m.body.substr(0, 2000);
 }
 
 TEST(Limits, ExpectContinue) {
@@ -296,6 +300,17 @@ TEST(Limits, LowConfidenceSaysNotSure) {
   EXPECT_NE(page.body.find("Not sure"), std::string::npos) << page.body;
   Reply api = http_post(s.port(), "/api/v1/predict", digit_png(3), {{"Content-Type", "image/png"}});
   EXPECT_NEAR(api.body_json()["confidence"].get<double>(), 0.1, 1e-6);
+  // Both images were unsure, so both had a second look; a raw tensor on the KServe route gets
+  // the model alone.
+  const std::string looks = "scrawl_second_looks_total 2\n";
+  EXPECT_NE(http_get(s.port(), "/metrics").body.find(looks), std::string::npos);
+  std::string data = "0";
+  for (int i = 1; i < 784; ++i) data += ",0";
+  Reply v2 = http_post(s.port(), "/v2/models/fake/infer",
+                       R"({"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)" +
+                           data + "]}]}");
+  EXPECT_EQ(v2.status, 200u) << v2.body;
+  EXPECT_NE(http_get(s.port(), "/metrics").body.find(looks), std::string::npos);
   // A confident answer has no such line.
   LiveServer sure(test_config(), std::make_shared<FakeEngine>(0ms, 3));
   Reply ok = http_post(sure.port(), "/predict", image_form({digit_png(3)}), multipart_headers());

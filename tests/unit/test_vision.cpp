@@ -18,6 +18,7 @@
 #include "host/error.h"
 #include "host/vision/ink_internal.h"
 #include "host/vision/preprocess.h"
+#include "host/vision/second_look.h"
 
 namespace scrawl::vision {
 namespace {
@@ -991,6 +992,88 @@ TEST(VisionInkInternals, MaskGrowMatchesDistanceTransform) {
       ASSERT_EQ(cv::countNonZero(got != want), 0);
     }
   }
+}
+
+// ---- second look (second_look.h) ----
+
+// A (28, 28) crop with a bar of ink: rows 8..19, columns 12..15.
+Pixels bar_crop() {
+  Pixels c{};
+  for (int y = 8; y < 20; ++y)
+    for (int x = 12; x < 16; ++x) c[y * 28 + x] = 1.0f;
+  return c;
+}
+
+double mass_of(const float* p) {
+  double m = 0;
+  for (int i = 0; i < 784; ++i) m += p[i];
+  return m;
+}
+
+TEST(SecondLook, ViewsAreSmallMovesOfTheCrop) {
+  const Pixels c = bar_crop();
+  std::vector<float> views(kSecondLookViews * 784);
+  second_look_views(c.data(), views.data());
+  // Views 0-3 are whole-pixel shifts: right, left, down, up; exact copies moved by one pixel.
+  const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
+  for (int v = 0; v < 4; ++v)
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x) {
+        const int sx = x - dx[v], sy = y - dy[v];
+        const float want = sx >= 0 && sx < 28 && sy >= 0 && sy < 28 ? c[sy * 28 + sx] : 0.0f;
+        ASSERT_NEAR(views[v * 784 + y * 28 + x], want, 1e-5) << "view " << v << " at " << x << "," << y;
+      }
+  // Views 4-5 turn the bar about its centre of mass: the same ink, not the same pixels.
+  for (int v = 4; v < 6; ++v) {
+    EXPECT_NEAR(mass_of(&views[v * 784]), mass_of(c.data()), 0.05 * mass_of(c.data()));
+    double moved = 0;
+    for (int i = 0; i < 784; ++i) moved += std::fabs(views[v * 784 + i] - c[i]);
+    EXPECT_GT(moved, 4.0) << "view " << v << " should be turned";
+  }
+  // Views 6-7 scale it by 0.9 and 1.1: the ink's area by about 0.81 and 1.21.
+  EXPECT_NEAR(mass_of(&views[6 * 784]) / mass_of(c.data()), 0.81, 0.06);
+  EXPECT_NEAR(mass_of(&views[7 * 784]) / mass_of(c.data()), 1.21, 0.06);
+}
+
+TEST(SecondLook, OnlyUnsureRowsAreReadAgainAndAveraged) {
+  // Three crops: sure (0.95), unsure (0.5), unsure but not eligible.
+  std::vector<float> x(3 * 784);
+  const Pixels c = bar_crop();
+  for (int i = 0; i < 3; ++i) std::copy(c.begin(), c.end(), x.begin() + i * 784);
+  std::vector<float> probs(30, 0.0f);
+  probs[0 * 10 + 1] = 0.95f, probs[0 * 10 + 7] = 0.05f;
+  probs[1 * 10 + 1] = 0.5f, probs[1 * 10 + 7] = 0.5f;
+  probs[2 * 10 + 1] = 0.5f, probs[2 * 10 + 7] = 0.5f;
+  const std::vector<float> before = probs;
+  int calls = 0, seen = 0;
+  // The "model" reads every extra view as a sure 7.
+  const Infer infer = [&](const float*, int m, float* p) {
+    ++calls;
+    seen = m;
+    std::fill(p, p + m * 10, 0.0f);
+    for (int i = 0; i < m; ++i) p[i * 10 + 7] = 1.0f;
+  };
+  const uint8_t eligible[3] = {1, 1, 0};
+  EXPECT_EQ(second_look(x.data(), 3, probs.data(), infer, eligible), 1);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(seen, kSecondLookViews);
+  for (int k = 0; k < 10; ++k) {
+    EXPECT_EQ(probs[k], before[k]) << "a sure row is left alone";
+    EXPECT_EQ(probs[20 + k], before[20 + k]) << "a row not eligible is left alone";
+  }
+  // The unsure row: the mean of its own reading and eight sure 7s.
+  EXPECT_NEAR(probs[10 + 1], 0.5f / 9, 1e-6);
+  EXPECT_NEAR(probs[10 + 7], (0.5f + 8.0f) / 9, 1e-6);
+  float sum = 0;
+  for (int k = 0; k < 10; ++k) sum += probs[10 + k];
+  EXPECT_NEAR(sum, 1.0f, 1e-5);
+
+  // All sure: the model is not asked again.
+  calls = 0;
+  probs = before;
+  probs[1 * 10 + 1] = 0.9f, probs[1 * 10 + 7] = 0.1f;  // at the threshold counts as sure
+  EXPECT_EQ(second_look(x.data(), 2, probs.data(), infer), 0);
+  EXPECT_EQ(calls, 0);
 }
 
 }  // namespace

@@ -207,7 +207,7 @@ int predict_run(const std::string& model, const std::string& mode_name, const st
       infer(x.data(), static_cast<int>(crops.size()), probs.data());
       vision::second_look(x.data(), static_cast<int>(crops.size()), probs.data(), infer);
       out.update(vision::reading_json(crops, probs.data()));
-      const std::string number = out["number"];
+      const std::string number = out["text"];  // with any separators: "1,250.00"
       if (json_out) {
         std::printf("%s\n", out.dump().c_str());
       } else {

@@ -5,6 +5,7 @@
 // touching digits, classifier-driven cuts).
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -685,6 +686,83 @@ DigitCrop digit_preprocess(const cv::Mat& image) {
   return *crop;
 }
 
+namespace {
+
+// Separators between the digits of a number: points, commas and dashes. They are not digits, but
+// an amount read without its point is another amount. A candidate is any piece of ink that is no
+// part of a digit (the short marks number mode set aside, and specks too small for ink_find's
+// floor: a written point is often under it) lying in the gap between two neighbouring digits,
+// clear of both by 0.04 digit heights (a digit's loose bit lies against it). It
+// must be solid ink (mean ink >= 0.5, filling a third of its box), at least 0.08 digit heights
+// across: noise passes neither. A point or comma sits in the bottom third of the row, at most 0.4
+// digit heights tall; a comma reaches below the digits' foot by 0.08 digit heights or more. A
+// dash is at least twice as wide as tall, 0.2-0.9 digit heights wide, at mid-height. Image pixels.
+void marks_find(const InkMap& m, const std::vector<Group>& digit_groups,
+                std::vector<DigitCrop>& digits) {
+  if (digits.size() < 2 || m.labels.empty()) return;
+  double n_labels = 0;
+  cv::minMaxLoc(m.labels, nullptr, &n_labels);
+  struct Piece {
+    int x0 = INT_MAX, y0 = INT_MAX, x1 = -1, y1 = -1, area = 0;
+    double ink = 0;
+  };
+  std::vector<Piece> pieces(size_t(n_labels) + 1);
+  for (int y = 0; y < m.labels.rows; ++y) {
+    const int* lab = m.labels.ptr<int>(y);
+    const float* ink = m.ink.ptr<float>(y);
+    for (int x = 0; x < m.labels.cols; ++x) {
+      if (lab[x] <= 0) continue;
+      Piece& p = pieces[size_t(lab[x])];
+      p.x0 = std::min(p.x0, x), p.x1 = std::max(p.x1, x);
+      p.y0 = std::min(p.y0, y), p.y1 = std::max(p.y1, y);
+      ++p.area;
+      p.ink += ink[x];
+    }
+  }
+  for (const Group& g : digit_groups)
+    for (int l : g.labels) pieces[size_t(l)].area = 0;  // ink of a digit
+  std::vector<int> tops, bottoms, heights;
+  for (const DigitCrop& d : digits) {
+    tops.push_back(d.box.y);
+    bottoms.push_back(d.box.y + d.box.h);
+    heights.push_back(d.box.h);
+  }
+  const double top = median_of(tops), foot = median_of(bottoms);
+  const double h = std::max(1.0, double(median_of(std::move(heights))));
+  const double row_h = std::max(1.0, foot - top);
+  std::vector<double> best_size(digits.size(), 0.0);
+  for (const Piece& p : pieces) {
+    if (p.area == 0) continue;
+    const Box b = box_to_image(cv::Rect(p.x0, p.y0, p.x1 - p.x0 + 1, p.y1 - p.y0 + 1), m);
+    const int box_area = (p.x1 - p.x0 + 1) * (p.y1 - p.y0 + 1);
+    if (p.ink < 0.5 * p.area || p.area * 3 < box_area) continue;  // faint or hairline
+    if (std::max(b.w, b.h) < 0.08 * h) continue;                  // a speck
+    // Between digits i and i + 1, clear of both.
+    size_t i = 0;
+    while (i + 1 < digits.size() && digits[i + 1].box.x < b.x + b.w) ++i;
+    if (i + 1 >= digits.size()) continue;
+    const Box& l = digits[i].box;
+    const Box& r = digits[i + 1].box;
+    const double clear = 0.04 * h;  // a separator is written apart; a digit's loose bit is not
+    if (b.x < l.x + l.w + clear || b.x + b.w + clear > r.x) continue;
+    const double cy = b.y + b.h / 2.0;
+    char mark = 0;
+    if (b.h <= 0.4 * h && b.w <= 0.4 * h && cy >= top + 0.67 * row_h) {
+      mark = b.y + b.h >= foot + 0.08 * h ? ',' : '.';
+    } else if (b.w >= 2 * b.h && b.w >= 0.2 * h && b.w <= 0.9 * h && cy > top + 0.3 * row_h &&
+               cy < top + 0.75 * row_h) {
+      mark = '-';
+    }
+    // The largest mark in a gap is the one reported.
+    if (mark && b.w * b.h > best_size[i]) {
+      best_size[i] = b.w * b.h;
+      digits[i].mark_after = mark;
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify) {
   InkMap m = ink_find(image);
   drop_frame_blobs(m);
@@ -757,6 +835,7 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
     }
   }
   if (out.empty()) throw NoInkError("no digits found in the image");
+  marks_find(m, groups, out);
   return out;
 }
 

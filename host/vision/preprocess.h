@@ -54,6 +54,9 @@ struct Box {
 struct DigitCrop {
   std::array<float, 784> pixels{};  // (28, 28) row-major, white ink on black, [0, 1], MNIST-style
   Box box;                          // where the ink was in the input image
+  // Number mode: a separator written between this digit and the next: '.' (a point at the foot
+  // of the row), ',' (one that reaches below it), '-' (a dash at mid-height), or 0 for none.
+  char mark_after = 0;
 };
 
 // The ink of an image, found once and shared by digit and number mode. Exposed for tests and

@@ -23,7 +23,7 @@ int argmax10(const float* p) { return static_cast<int>(std::max_element(p, p + k
 
 nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* probs) {
   nlohmann::json digits = nlohmann::json::array();
-  std::string number;
+  std::string number, text;
   bool sure = !crops.empty();
   for (size_t i = 0; i < crops.size(); ++i) {
     const float* p = probs + i * kClasses;
@@ -35,6 +35,8 @@ nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* pr
                       {"sure", p[d] >= kSureAtLeast},
                       {"box", {b.x, b.y, b.w, b.h}}});
     number += static_cast<char>('0' + d);
+    text += static_cast<char>('0' + d);
+    if (crops[i].mark_after && i + 1 < crops.size()) text += crops[i].mark_after;
   }
   nlohmann::json probabilities = nlohmann::json::array();
   for (int c = 0; c < kClasses; ++c) probabilities.push_back(crops.empty() ? 0.0 : rounded(probs[c]));
@@ -44,6 +46,7 @@ nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* pr
           {"sure", sure},
           {"probabilities", std::move(probabilities)},
           {"number", number},
+          {"text", text},
           {"digits", std::move(digits)}};
 }
 

@@ -18,6 +18,8 @@ constexpr float kSureAtLeast = 0.6f;
 // crops as number_segment or digit_preprocess gave them, probs (crops.size(), 10). The
 // headline digit, confidence and probabilities are the first crop's: the whole image in digit
 // mode, the leftmost digit in number mode. "sure" is false when any digit is below kSureAtLeast.
+// "number" is the digits alone; "text" is the same with the separators number mode found between
+// them (DigitCrop::mark_after: "1,250.00" where number is "125000").
 nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* probs);
 
 }  // namespace scrawl::vision

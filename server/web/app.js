@@ -87,7 +87,7 @@
     batchEl.hidden = true;
     resultEl.hidden = false;
     const many = r.digits && r.digits.length > 1;
-    answerEl.textContent = numberMode.checked ? r.number : String(r.digit);
+    answerEl.textContent = numberMode.checked ? r.text || r.number : String(r.digit);
     const conf = confidenceOf(r);
     confidenceEl.textContent = (many ? 'least certain digit: ' : 'confidence ') + percent(conf);
     notSureEl.hidden = conf >= NOT_SURE_BELOW;
@@ -294,7 +294,7 @@
       conf.textContent = friendly(r && r.error);
       return;
     }
-    reads.textContent = numberMode.checked ? r.number : String(r.digit);
+    reads.textContent = numberMode.checked ? r.text || r.number : String(r.digit);
     const c = confidenceOf(r);
     conf.textContent = percent(c) + (c < NOT_SURE_BELOW ? ' (not sure)' : '');
     tr.classList.toggle('unsure', c < NOT_SURE_BELOW);
@@ -306,11 +306,11 @@
   }
 
   function makeCsv(files, results) {
-    const lines = ['file,number,digit,confidence,error'];
+    const lines = ['file,number,text,digit,confidence,error'];
     files.forEach((f, i) => {
       const r = results[i] || {};
-      if (r.error) lines.push([f.name, '', '', '', r.error.code + ': ' + r.error.message].map(csvCell).join(','));
-      else lines.push([f.name, r.number, r.digit, r.confidence, ''].map(csvCell).join(','));
+      if (r.error) lines.push([f.name, '', '', '', '', r.error.code + ': ' + r.error.message].map(csvCell).join(','));
+      else lines.push([f.name, r.number, r.text, r.digit, r.confidence, ''].map(csvCell).join(','));
     });
     if (csvUrl) URL.revokeObjectURL(csvUrl);
     csvUrl = URL.createObjectURL(new Blob([lines.join('\r\n') + '\r\n'], { type: 'text/csv' }));

@@ -177,6 +177,7 @@ TEST_F(Api, NumberModeReadsARow) {
   ASSERT_EQ(r.status, 200u) << r.body;
   json j = r.body_json();
   EXPECT_EQ(j["number"], "170") << r.body;
+  EXPECT_EQ(j["text"], "170");  // no separators written
   ASSERT_EQ(j["digits"].size(), 3u);
   int last_x = -1;
   for (const json& d : j["digits"]) {

@@ -28,6 +28,17 @@ TEST(Reading, NumberHeadlineAndSureness) {
   EXPECT_FALSE(r["digits"][2]["sure"].get<bool>());
   EXPECT_FALSE(r["sure"].get<bool>());  // one unsure digit makes the number unsure
 
+  EXPECT_EQ(r["text"], "204");  // no separators
+
+  // Separators go into "text" only; one after the last digit is dropped.
+  crops[0].mark_after = ',';
+  crops[1].mark_after = '.';
+  crops[2].mark_after = '-';
+  const auto marked = reading_json(crops, probs.data());
+  EXPECT_EQ(marked["number"], "204");
+  EXPECT_EQ(marked["text"], "2,0.4");
+  crops[0].mark_after = crops[1].mark_after = crops[2].mark_after = 0;
+
   const auto one = reading_json({crops[0]}, probs.data());
   EXPECT_TRUE(one["sure"].get<bool>());
   EXPECT_EQ(one["number"], "2");

@@ -550,6 +550,36 @@ TEST(VisionNumber, PiecesOfOneDigitStayTogetherAndSpecksAreIgnored) {
   EXPECT_GT(similarity(crops[3].pixels, reference("4")), 0.8);
 }
 
+// Separators written between digits are reported after the digit they follow (a comma reaches
+// below the row's foot, a point does not, a dash sits at mid-height); they are never digits, and
+// the loose specks and the dot above the row in the test before are not separators.
+TEST(VisionNumber, PointsCommasAndDashesAreMarked) {
+  // Wide gaps: a mark within 0.15 digit heights of a digit may be taken as a loose piece of it.
+  std::vector<int> c;
+  cv::Mat img = row_draw("1250", 130, &c);  // digits span rows ~47-113
+  const int gap01 = (c[0] + c[1]) / 2, gap12 = (c[1] + c[2]) / 2, gap23 = (c[2] + c[3]) / 2;
+  cv::circle(img, {gap01, 108}, 4, cv::Scalar(0), cv::FILLED);  // comma: a point and a tail
+  cv::line(img, {gap01 + 2, 110}, {gap01 - 3, 126}, cv::Scalar(0), 4);
+  cv::circle(img, {gap12, 107}, 5, cv::Scalar(0), cv::FILLED);  // point
+  cv::line(img, {gap23 - 12, 80}, {gap23 + 12, 80}, cv::Scalar(0), 6);  // dash
+  std::vector<DigitCrop> crops = number_segment(img);
+  ASSERT_EQ(crops.size(), 4u);
+  EXPECT_EQ(crops[0].mark_after, ',');
+  EXPECT_EQ(crops[1].mark_after, '.');
+  EXPECT_EQ(crops[2].mark_after, '-');
+  EXPECT_EQ(crops[3].mark_after, 0);
+  EXPECT_GT(similarity(crops[2].pixels, reference("5")), 0.8);
+
+  // The same row without them, with specks of noise and a dot well above the row: no marks.
+  cv::Mat plain = row_draw("1250", 130);
+  cv::RNG rng(5);
+  for (int i = 0; i < 40; ++i)
+    cv::circle(plain, {rng.uniform(0, plain.cols), rng.uniform(100, 150)}, 1, cv::Scalar(0),
+               cv::FILLED);
+  cv::circle(plain, {gap12, 30}, 5, cv::Scalar(0), cv::FILLED);
+  for (const DigitCrop& d : number_segment(plain)) EXPECT_EQ(d.mark_after, 0);
+}
+
 TEST(VisionNumber, SevenWithSeparateBarIsOneDigit) {
   cv::Mat img(200, 320, CV_8U, cv::Scalar(255));
   cv::line(img, {40, 40}, {130, 40}, cv::Scalar(0), 10, cv::LINE_AA);   // bar

@@ -662,6 +662,155 @@ namespace {
 
 }  // namespace
 
+// ---- ruled and squared paper ----
+
+// The printed lines of ruled or squared paper: long straight strokes across the page, the same
+// to every test of ink above. Found as HoughLinesP segments of the rough ink mask that run across
+// at least 75% of the image within 15 degrees of horizontal (or vertical); lines a few pixels
+// apart are one line. Ruled paper needs at least 3 horizontal lines; vertical ones count only
+// beside horizontal ones (squared paper), so a row of 1s is never taken for lines. The masks are
+// empty when there are no lines. Images under 48 px a side are left alone.
+struct PaperLines {
+  cv::Mat mask;        // CV_8U: 255 on a line, either way (drawn a pixel thicker each side)
+  cv::Mat horizontal;  // CV_8U: 255 on a horizontal line
+  cv::Mat vertical;    // CV_8U: 255 on a vertical line; empty without vertical lines
+  int half = 1;        // half the lines' thickness, pixels, rounded up
+};
+
+PaperLines paper_lines_find(const cv::Mat& rough) {
+  PaperLines out;
+  const int W = rough.cols, H = rough.rows;
+  if (std::min(W, H) < 48) return out;
+  std::vector<cv::Vec4i> segs;
+  cv::HoughLinesP(rough, segs, 1, CV_PI / 180, std::max(20, int(0.3 * std::min(W, H))),
+                  0.75 * std::min(W, H), std::max(3.0, 0.04 * std::max(W, H)));
+  // Each direction: the offset where a segment crosses the image's middle line, per segment.
+  struct Line {
+    double offset;
+    cv::Vec4i seg;
+  };
+  std::vector<Line> hor, ver;
+  const double tilt = std::tan(15.0 * CV_PI / 180.0);
+  for (const cv::Vec4i& l : segs) {
+    const double dx = l[2] - l[0], dy = l[3] - l[1];
+    if (std::abs(dy) <= tilt * std::abs(dx) && std::abs(dx) >= 0.75 * W) {
+      hor.push_back({l[1] + dy / dx * (W / 2.0 - l[0]), l});
+    } else if (std::abs(dx) <= tilt * std::abs(dy) && std::abs(dy) >= 0.75 * H) {
+      ver.push_back({l[0] + dx / dy * (H / 2.0 - l[1]), l});
+    }
+  }
+  // Distinct lines: offsets more than 3 px (or 2% of the side) apart. Their count, and the median
+  // distance between neighbours.
+  auto distinct = [](std::vector<Line>& ls, double tol, double* spacing) {
+    std::sort(ls.begin(), ls.end(), [](const Line& a, const Line& b) { return a.offset < b.offset; });
+    std::vector<double> at;
+    for (size_t i = 0; i < ls.size(); ++i)
+      if (i == 0 || ls[i].offset - ls[i - 1].offset > tol) at.push_back(ls[i].offset);
+    std::vector<double> gaps;
+    for (size_t i = 1; i < at.size(); ++i) gaps.push_back(at[i] - at[i - 1]);
+    std::sort(gaps.begin(), gaps.end());
+    *spacing = gaps.empty() ? 0.0 : gaps[gaps.size() / 2];
+    return int(at.size());
+  };
+  double hor_spacing = 0, ver_spacing = 0;
+  const int n_hor = distinct(hor, std::max(3.0, 0.02 * H), &hor_spacing);
+  const int n_ver = distinct(ver, std::max(3.0, 0.02 * W), &ver_spacing);
+  if (n_hor < 3) return out;
+  // Squared paper: as many vertical lines, as far apart as the horizontal ones (give or take a
+  // third), and running nearly the whole height. A row of 1s on ruled paper is none of these.
+  bool squared = n_ver >= 3 && ver_spacing > 0.7 * hor_spacing && ver_spacing < 1.4 * hor_spacing;
+  if (squared) {
+    ver.erase(std::remove_if(ver.begin(), ver.end(),
+                             [&](const Line& l) { return std::abs(l.seg[3] - l.seg[1]) < 0.9 * H; }),
+              ver.end());
+    squared = !ver.empty();
+  }
+  // Thickness: the median run of mask pixels across each segment, sampled along it.
+  std::vector<int> runs;
+  auto across = [&](const Line& l, bool horizontal) {
+    const cv::Vec4i& s = l.seg;
+    for (int k = 1; k < 8; ++k) {
+      const int x = s[0] + (s[2] - s[0]) * k / 8, y = s[1] + (s[3] - s[1]) * k / 8;
+      if (x < 0 || x >= W || y < 0 || y >= H || !rough.at<uint8_t>(y, x)) continue;
+      int a = 0, b = 0;
+      if (horizontal) {
+        while (y - a - 1 >= 0 && rough.at<uint8_t>(y - a - 1, x)) ++a;
+        while (y + b + 1 < H && rough.at<uint8_t>(y + b + 1, x)) ++b;
+      } else {
+        while (x - a - 1 >= 0 && rough.at<uint8_t>(y, x - a - 1)) ++a;
+        while (x + b + 1 < W && rough.at<uint8_t>(y, x + b + 1)) ++b;
+      }
+      runs.push_back(a + b + 1);
+    }
+  };
+  for (const Line& l : hor) across(l, true);
+  if (squared) for (const Line& l : ver) across(l, false);
+  if (runs.empty()) return out;
+  std::nth_element(runs.begin(), runs.begin() + long(runs.size() / 2), runs.end());
+  const int thick = runs[runs.size() / 2];
+  out.half = thick / 2 + 1;
+  // Each line drawn from edge to edge: a segment stops where the printed line fades into noise
+  // or meets the frame, and the stubs beyond it would pass for ink.
+  auto draw = [&](cv::Mat& mask, const cv::Vec4i& sg, bool horizontal) {
+    const double dx = sg[2] - sg[0], dy = sg[3] - sg[1];
+    cv::Point a, b;
+    if (horizontal) {
+      a = {0, int(std::lround(sg[1] - dy / dx * sg[0]))};
+      b = {W - 1, int(std::lround(sg[1] + dy / dx * (W - 1 - sg[0])))};
+    } else {
+      a = {int(std::lround(sg[0] - dx / dy * sg[1])), 0};
+      b = {int(std::lround(sg[0] + dx / dy * (H - 1 - sg[1]))), H - 1};
+    }
+    cv::line(mask, a, b, cv::Scalar(255), thick);
+  };
+  out.horizontal = cv::Mat::zeros(rough.size(), CV_8U);
+  for (const Line& l : hor) draw(out.horizontal, l.seg, true);
+  out.mask = out.horizontal.clone();
+  if (squared) {
+    out.vertical = cv::Mat::zeros(rough.size(), CV_8U);
+    for (const Line& l : ver) draw(out.vertical, l.seg, false);
+    out.mask |= out.vertical;
+  }
+  return out;
+}
+
+// Paints the lines out of gd8 (dark ink on light paper, CV_8U, changed in place): a line pixel
+// takes the lightest of the first pixels off the lines on either side (above and below; left and
+// right on vertical lines; also diagonally where lines cross), so paper fills the line, while a
+// stroke that crosses it stays whole (ink lies on both sides). A stroke drawn along a line goes with it (a 4's bar on a ruled
+// line): telling pen from print by darkness failed under uneven light (it kept the lines' cores).
+void paper_lines_erase(cv::Mat& gd8, const PaperLines& lines) {
+  const cv::Mat src = gd8.clone();
+  const int W = gd8.cols, H = gd8.rows;
+  const int reach = 2 * lines.half + 3;  // across a line, or a crossing, and a pixel beyond
+  for (int y = 0; y < H; ++y) {
+    const uint8_t* on = lines.mask.ptr<uint8_t>(y);
+    const uint8_t* hor = lines.horizontal.ptr<uint8_t>(y);
+    const uint8_t* vert = lines.vertical.empty() ? nullptr : lines.vertical.ptr<uint8_t>(y);
+    uint8_t* g = gd8.ptr<uint8_t>(y);
+    for (int x = 0; x < W; ++x) {
+      if (!on[x]) continue;
+      const bool h = hor[x], v = vert && vert[x];
+      int best = -1;
+      // Walks from (x, y) in direction (dx, dy) to the first pixel off every line.
+      auto beyond = [&](int dx, int dy) {
+        for (int k = 1; k <= reach; ++k) {
+          const int xx = x + k * dx, yy = y + k * dy;
+          if (xx < 0 || xx >= W || yy < 0 || yy >= H) return;
+          if (!lines.mask.at<uint8_t>(yy, xx)) {
+            best = std::max(best, int(src.at<uint8_t>(yy, xx)));
+            return;
+          }
+        }
+      };
+      if (h) beyond(0, -1), beyond(0, 1);
+      if (v) beyond(-1, 0), beyond(1, 0);
+      if (h && v) beyond(-1, -1), beyond(1, -1), beyond(-1, 1), beyond(1, 1);  // a crossing
+      if (best >= 0) g[x] = uint8_t(best);
+    }
+  }
+}
+
 InkMap ink_find(const cv::Mat& image) {
   cv::Mat img = depth_to_8u(image);
   InkMap m;
@@ -791,6 +940,16 @@ InkMap ink_find(const cv::Mat& image) {
       shape = other_shape;
     }
   }
+  // Ruled or squared paper: its lines leave the rough mask (they would pass for thin strokes)
+  // and, below, the image.
+  PaperLines lines;
+  if (!drawn_in_alpha) {
+    lines = paper_lines_find(rough);
+    if (!lines.mask.empty()) {
+      rough.setTo(0, lines.mask);
+      shape = mask_shape(rough, resid, long_side);
+    }
+  }
   m.stroke_width =
       float(std::clamp(double(shape.stroke_width), 1.0, std::max(1.0, long_side / 8.0)));
   resid.release();
@@ -803,6 +962,10 @@ InkMap ink_find(const cv::Mat& image) {
       uint8_t* o = gd8.ptr<uint8_t>(y);
       for (int x = 0; x < gd8.cols; ++x) o[x] = uint8_t(255 - g[x]);
     }
+  }
+  if (!lines.mask.empty()) {
+    if (gd8.data == grey8.data) gd8 = grey8.clone();  // grey8 may be the caller's image
+    paper_lines_erase(gd8, lines);
   }
 
   // Local paper: a closing wider than the strokes removes them and keeps gradients, shadows

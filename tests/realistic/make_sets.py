@@ -1,5 +1,6 @@
-"""Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits) from
-the MNIST *test* digits only, deterministically (fixed seed), each with a labels.csv (file,label).
+"""Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits, photos
+on ruled and squared paper) from the MNIST *test* digits only, deterministically (fixed seed), each
+with a labels.csv (file,label).
 Run by tests/realistic/run.sh; usage: /usr/bin/python3 make_sets.py OUT_DIR (needs SCRAWL_DATA)."""
 import argparse
 import math
@@ -12,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 SEED = 20240605
-SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4}
+SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5}
 
 
 # ---- MNIST ----
@@ -228,10 +229,32 @@ def jitter_colour(rng, c, amount):
     return np.clip(np.array(c, np.float32) + rng.uniform(-amount, amount, 3), 0, 255)
 
 
-def photo_render(alpha, rng, digit_h):
+LINE_COLOURS = [  # printed rules: light blue, grey, pale green
+    (120, 160, 225), (140, 140, 140), (140, 190, 150)]
+
+
+def lines_alpha(rng, H, W, squared):
+    """Printed rules of ruled (or squared) paper as alpha (H, W): lines 0.18-0.35 of the short
+    side apart (three or more in view), 1-4 px wide, turned up to 8 degrees with the page."""
+    S = min(H, W)
+    step = rng.uniform(0.18, 0.35) * S
+    width = max(1.2, rng.uniform(0.8, 2.0) * S / 150)
+    turn = math.radians(rng.uniform(-8, 8))
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    alpha = np.zeros((H, W), np.float32)
+    axes = [(yy * math.cos(turn) - xx * math.sin(turn), rng.uniform(0, step))]
+    if squared:
+        axes.append((xx * math.cos(turn) + yy * math.sin(turn), rng.uniform(0, step)))
+    for coord, offset in axes:
+        dist = np.abs(((coord - offset) % step + step / 2) % step - step / 2)
+        alpha = np.maximum(alpha, np.clip(width / 2 + 0.5 - dist, 0, 1))
+    return alpha * rng.uniform(0.75, 1.0)
+
+
+def photo_render(alpha, rng, digit_h, lines=None):
     """Ink alpha (H, W) -> RGB PIL image that looks like a phone photo of a pen on paper:
-    tinted, textured paper; a light gradient, vignette and sometimes a cast shadow; uneven ink;
-    defocus blur and sensor noise."""
+    tinted, textured paper (ruled or squared when `lines` says so); a light gradient, vignette
+    and sometimes a cast shadow; uneven ink; defocus blur and sensor noise."""
     H, W = alpha.shape
     S = max(H, W)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
@@ -245,6 +268,10 @@ def photo_render(alpha, rng, digit_h):
     paper[:] = bright * np.clip(tint, 0, 1.05)
     texture = 1 + rng.uniform(0, 0.05) * smooth_noise(rng, H, W, rng.uniform(3, 12))
     paper *= texture[..., None]
+    if lines:
+        rule = lines_alpha(rng, H, W, lines == "squared")[..., None]
+        colour = jitter_colour(rng, LINE_COLOURS[rng.integers(len(LINE_COLOURS))], 15)
+        paper = paper * (1 - rule) + colour * (bright / 255) * rule
 
     # Ink: a dark colour, pressure varying along the strokes.
     ink = jitter_colour(rng, INKS[rng.choice(len(INKS), p=INK_WEIGHTS)], 18)
@@ -314,8 +341,9 @@ def canvas_render(alpha, rng, style):
 
 # ---- the sets ----
 
-def make_photo(d, rng):
-    """One digit photographed: 48-600 px, digit 35-70 % of the short side, off-centre, rotated."""
+def make_photo(d, rng, lines=None):
+    """One digit photographed: 48-600 px, digit 35-70 % of the short side, off-centre, rotated;
+    on ruled or squared paper when `lines` is "ruled" or "squared"."""
     S = log_uniform(rng, 48, 600)
     aspect = rng.uniform(0.75, 1.33)
     W, H = int(round(S * min(1, aspect))), int(round(S * min(1, 1 / aspect)))
@@ -331,7 +359,7 @@ def make_photo(d, rng):
     y = int(rng.uniform(0.04 * H, max(0.04 * H, H - ph - 0.04 * H) + 1e-6))
     alpha = np.zeros((H, W), np.float32)
     place(alpha, patch, x, y)
-    return photo_render(alpha, rng, ink_h)
+    return photo_render(alpha, rng, ink_h, lines)
 
 
 def make_canvas(d, rng, style):
@@ -436,6 +464,8 @@ def main():
     ap.add_argument("--photos", type=int, default=1000)
     ap.add_argument("--canvas", type=int, default=1000)
     ap.add_argument("--numbers", type=int, default=300)
+    ap.add_argument("--lined", type=int, default=400,
+                    help="photos on ruled and squared paper (half each)")
     ap.add_argument("--data", default=os.environ.get("SCRAWL_DATA"),
                     help="MNIST folder (default: $SCRAWL_DATA)")
     args = ap.parse_args()
@@ -449,6 +479,7 @@ def main():
     photo_idx = order[:args.photos]
     canvas_idx = order[args.photos:args.photos + args.canvas]
     number_pool = order[args.photos + args.canvas:]
+    lined_idx = order[::-1][:args.lined]  # from the far end: numbers take the pool's start
 
     for name in SET_IDS:
         os.makedirs(os.path.join(args.out, name), exist_ok=True)
@@ -499,8 +530,17 @@ def main():
         rows.append((fn, label))
     write_labels(os.path.join(args.out, "numbers"), rows)
 
+    rows = []
+    for i, k in enumerate(lined_idx):
+        rng = rng_for("lined", i)
+        kind = "ruled" if i % 2 == 0 else "squared"
+        fn = f"lined_{i:04d}_{kind}.jpg"
+        jpeg_save(make_photo(images[k], rng, kind), os.path.join(args.out, "lined", fn), rng)
+        rows.append((fn, int(labels[k])))
+    write_labels(os.path.join(args.out, "lined"), rows)
+
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
-          f"{args.numbers} numbers "
+          f"{args.numbers} numbers, {args.lined} on lined paper "
           f"in {time.time() - t0:.1f}s -> {args.out}", file=sys.stderr)
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Realistic test sets: generates photos, canvas drawings and rows of digits from the MNIST test set
-# (once; cached by the generator's hash; plus the photos' digits as plain MNIST, for reference),
-# reads them with `scrawl predict --json`, and scores them against tests/realistic/floors.json.
+# Realistic test sets: generates photos, canvas drawings, rows of digits and photos on ruled and
+# squared paper from the MNIST test set (once; cached by the generator's hash; plus the photos'
+# digits as plain MNIST, for reference), reads them with `scrawl predict --json`, and scores them
+# against tests/realistic/floors.json.
 # CTest runs it as `realistic` (label data).
 #
 # Usage: tests/realistic/run.sh [MODEL]   (default: models/default.scrawl; floors are checked
@@ -123,6 +124,7 @@ predict_set photos digit
 predict_set canvas digit
 predict_set numbers number
 predict_set mnist digit
+predict_set lined digit
 
 sheet=()
 [[ -n "${SCRAWL_REALISTIC_OUT:-}" ]] && sheet=(--sheet "$out/failures.png" --json "$out/scores.json")

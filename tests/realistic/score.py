@@ -12,6 +12,7 @@ SETS = {  # set -> (what counts as right, description)
     "canvas": ("digit", "canvas exports, digit accuracy"),
     "numbers": ("number", "rows of 2-10 digits, exact string"),
     "mnist": ("digit", "the photos' digits as plain MNIST 28x28 (reference)"),
+    "lined": ("digit", "photos on ruled or squared paper, digit accuracy"),
 }
 
 
@@ -57,6 +58,8 @@ def group_of(set_name, name):
         return "transparent" if "transparent" in name else "white on black"
     if set_name == "numbers":
         return "touching" if "touching" in name else "separate"
+    if set_name == "lined":
+        return "ruled" if "ruled" in name else "squared"
     return None
 
 

@@ -516,6 +516,40 @@ Pixels reference(const std::string& d) {
   return digit_preprocess(text_draw(d, {120, 160}, {60, 80}, 3.0, 9)).pixels;
 }
 
+// Ruled and squared paper: printed lines across the page are not ink. A digit written over
+// them (colour photo: blue lines, dark ink) reads as on plain paper; a blank ruled page has no
+// ink; a row of 1s on ruled paper keeps its 1s (vertical strokes count as lines only beside
+// horizontal lines as far apart as they are, and full height).
+cv::Mat lined(const cv::Mat& grey, int step, bool squared) {
+  cv::Mat img = colourise(grey, cv::Scalar(40, 30, 30), cv::Scalar(235, 240, 240));
+  const cv::Scalar line(225, 180, 150);  // BGR: light blue
+  for (int y = step / 2; y < img.rows; y += step) cv::line(img, {0, y}, {img.cols, y}, line, 2);
+  if (squared)
+    for (int x = step / 3; x < img.cols; x += step) cv::line(img, {x, 0}, {x, img.rows}, line, 2);
+  cv::Mat out;
+  cv::min(img, colourise(grey, cv::Scalar(40, 30, 30), cv::Scalar(255, 255, 255)), out);
+  return out;
+}
+
+TEST(VisionDigit, RuledAndSquaredPaperLinesAreNotInk) {
+  for (const std::string d : {"3", "4", "7"}) {
+    const cv::Mat grey = digit_grey(d);
+    const Pixels clean = digit_preprocess(grey).pixels;
+    for (bool squared : {false, true}) {
+      SCOPED_TRACE(d + (squared ? " squared" : " ruled"));
+      const Pixels p = digit_preprocess(lined(grey, 32, squared)).pixels;
+      EXPECT_GT(similarity(p, clean), 0.85);
+    }
+  }
+  cv::Mat blank(200, 300, CV_8U, cv::Scalar(255));
+  EXPECT_THROW(digit_preprocess(lined(blank, 30, false)), NoInkError);
+  EXPECT_THROW(digit_preprocess(lined(blank, 30, true)), NoInkError);
+
+  cv::Mat ones = row_draw("1111", 60);
+  std::vector<DigitCrop> crops = number_segment(lined(ones, 36, false));
+  EXPECT_EQ(crops.size(), 4u);
+}
+
 TEST(VisionNumber, DigitsLeftToRight) {
   std::vector<int> centres;
   cv::Mat img = row_draw("2024", 90, &centres);

@@ -452,6 +452,12 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
     }
     auto answer = [this, ex, outcomes, many](const BatchResult& r) {
       if (!r.error.empty()) return ex->fail(500, "inference_failed", r.error);
+      if (!many && !ex->html && !(*outcomes)[0].error) {
+        // The common case, one image answered in JSON: written straight to text.
+        return ex->reply(json_response(
+            200, vision::reading_json_text((*outcomes)[0].crops, r.probs.data(), r.device, r.model),
+            ex->req.version(), ex->req.keep_alive()));
+      }
       json results = json::array();
       size_t offset = 0;
       for (const ImageOutcome& o : *outcomes) {

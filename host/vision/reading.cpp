@@ -2,6 +2,7 @@
 #include "host/vision/reading.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 
@@ -18,6 +19,18 @@ double rounded(float v) {
 }
 
 int argmax10(const float* p) { return static_cast<int>(std::max_element(p, p + kClasses) - p); }
+
+// rounded(v) as text: its six significant digits, with ".0" after a whole number as nlohmann::json
+// writes one (1 is "1.0"). Read back, it is the very double rounded(v) returns.
+void number_append(std::string& out, float v) {
+  char buf[32];
+  // std::to_chars in general format is printf's "%.6g", several times faster.
+  const auto r = std::to_chars(buf, buf + sizeof buf, static_cast<double>(v),
+                               std::chars_format::general, 6);
+  out.append(buf, r.ptr);
+  if (std::find_if(buf, r.ptr, [](char c) { return c == '.' || c == 'e' || c == 'n'; }) == r.ptr)
+    out += ".0";  // no point, exponent, inf or nan
+}
 
 }  // namespace
 
@@ -48,6 +61,50 @@ nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* pr
           {"number", number},
           {"text", text},
           {"digits", std::move(digits)}};
+}
+
+std::string reading_json_text(const std::vector<DigitCrop>& crops, const float* probs,
+                              const std::string& device, const std::string& model) {
+  // Keys in nlohmann::json's order (sorted), as reading_json's dump has them.
+  std::string number, text, digits = "[";
+  bool sure = !crops.empty();
+  for (size_t i = 0; i < crops.size(); ++i) {
+    const float* p = probs + i * kClasses;
+    const int d = argmax10(p);
+    const Box& b = crops[i].box;
+    sure = sure && p[d] >= kSureAtLeast;
+    if (i) digits += ',';
+    digits += "{\"box\":[" + std::to_string(b.x) + ',' + std::to_string(b.y) + ',' +
+              std::to_string(b.w) + ',' + std::to_string(b.h) + "],\"confidence\":";
+    number_append(digits, p[d]);
+    digits += ",\"digit\":" + std::to_string(d) + ",\"sure\":";
+    digits += p[d] >= kSureAtLeast ? "true}" : "false}";
+    number += static_cast<char>('0' + d);
+    text += static_cast<char>('0' + d);
+    if (crops[i].mark_after && i + 1 < crops.size()) text += crops[i].mark_after;
+  }
+  digits += ']';
+  const int head = crops.empty() ? 0 : argmax10(probs);
+  std::string out = "{\"confidence\":";
+  if (crops.empty())
+    out += "0.0";
+  else
+    number_append(out, probs[head]);
+  out += ",\"device\":" + nlohmann::json(device).dump(-1, ' ', false,
+                                                       nlohmann::json::error_handler_t::replace);
+  out += ",\"digit\":" + std::to_string(head) + ",\"digits\":" + digits;
+  out += ",\"model\":" + nlohmann::json(model).dump(-1, ' ', false,
+                                                     nlohmann::json::error_handler_t::replace);
+  out += ",\"number\":\"" + number + "\",\"probabilities\":[";
+  for (int c = 0; c < kClasses; ++c) {
+    if (c) out += ',';
+    if (crops.empty())
+      out += "0.0";
+    else
+      number_append(out, probs[c]);
+  }
+  out += std::string("],\"sure\":") + (sure ? "true" : "false") + ",\"text\":\"" + text + "\"}";
+  return out;
 }
 
 }  // namespace scrawl::vision

@@ -3,6 +3,7 @@
 // Tested by tests/unit/test_reading.cpp; the CLI and server suites check it end to end.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -21,5 +22,13 @@ constexpr float kSureAtLeast = 0.6f;
 // "number" is the digits alone; "text" is the same with the separators number mode found between
 // them (DigitCrop::mark_after: "1,250.00" where number is "125000").
 nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* probs);
+
+// The same reading with "device" and "model" added, written straight to JSON text: the server's
+// answer to one image, without building a json object first. It parses to what reading_json(...)
+// plus those two keys is: the same keys in the same (sorted) order and the same values. Numbers
+// are written as six significant digits, where the json dump sometimes spells the same double
+// with sixteen (0.5295570000000001).
+std::string reading_json_text(const std::vector<DigitCrop>& crops, const float* probs,
+                              const std::string& device, const std::string& model);
 
 }  // namespace scrawl::vision

@@ -2,6 +2,9 @@
 // the first crop's, the number reads left to right, and "sure" falls below kSureAtLeast.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
+
 #include "host/vision/reading.h"
 
 namespace scrawl::vision {
@@ -42,6 +45,39 @@ TEST(Reading, NumberHeadlineAndSureness) {
   const auto one = reading_json({crops[0]}, probs.data());
   EXPECT_TRUE(one["sure"].get<bool>());
   EXPECT_EQ(one["number"], "2");
+}
+
+// The server's direct writer gives what the json object dumps to: random readings of 0-12 digits,
+// whole and tiny probabilities, separators, odd model names.
+
+TEST(Reading, TextWriterMatchesTheJsonDump) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uni(0.0f, 1.0f);
+  const float specials[] = {0.0f, 1.0f, 0.5f, 1e-7f, 3.4e-12f, 0.999999f, 0.1f, 123.0f};
+  for (int trial = 0; trial < 400; ++trial) {
+    SCOPED_TRACE(trial);
+    const size_t n = trial % 13;
+    std::vector<DigitCrop> crops(n);
+    std::vector<float> probs(std::max<size_t>(n, 1) * 10);
+    for (float& p : probs) p = trial % 3 == 0 ? specials[rng() % 8] : std::pow(uni(rng), 6.0f);
+    for (size_t i = 0; i < n; ++i) {
+      crops[i].box = {int(rng() % 900), int(rng() % 900), int(rng() % 90), int(rng() % 90)};
+      crops[i].mark_after = "\0\0.,-"[rng() % 5];
+    }
+    const std::string model = trial % 2 ? "default" : "odd \"name\" \xc3\xa9";
+    nlohmann::json j = reading_json(crops, probs.data());
+    j["device"] = "cpu";
+    j["model"] = model;
+    const std::string text = reading_json_text(crops, probs.data(), "cpu", model);
+    // The same values, exactly (json compares numbers as doubles)...
+    ASSERT_EQ(nlohmann::json::parse(text), j) << text;
+    // ...and the same text, but where the dump spells a double with 16 digits that "%.6g" read
+    // back as (nlohmann's Grisu2 is not always the shortest: 0.529557 -> 0.5295570000000001).
+    const std::string dumped = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (dumped.find("00000") == std::string::npos && dumped.find("99999") == std::string::npos) {
+      ASSERT_EQ(text, dumped);
+    }
+  }
 }
 
 }  // namespace

@@ -202,6 +202,15 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
     }
     if (inliers.size() < 12) break;
     if (iter > 0 && inliers == previous) break;  // a fixed point: see above
+    // Every inlier exactly on the fit (flat digital paper): the fit is the least-squares
+    // solution already (the reference skips the solve). With the usual band the next round would
+    // find the very same inliers, so this is a fixed point; after a narrow first band, the next
+    // round looks wider.
+    if (std::all_of(inliers.begin(), inliers.end(), [&](uint32_t i) { return r[i] == 0.0; })) {
+      if (iter > 0 || first_band == kInlierBand) break;
+      std::swap(inliers, previous);
+      continue;
+    }
     double ata[6][6] = {}, atb[6] = {};
     for (uint32_t i : inliers) {
       const double* fi = f[i].data();

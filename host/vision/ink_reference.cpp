@@ -58,6 +58,12 @@ PaperFit paper_fit_reference(const cv::Mat& grey8, double first_band) {
       }
     }
     if (inliers < 12) break;
+    // Every inlier exactly on the fit (flat digital paper: a PNG export, an MNIST crop): the
+    // fit is already the least-squares solution; a solve would only add rounding.
+    bool exact = true;
+    for (size_t i = 0; i < n && exact; ++i)
+      exact = dev[i] > (iter == 0 ? first_band : kInlierBand) * fit.sigma || r[i] == 0.0;
+    if (exact) continue;
     for (int a = 0; a < 6; ++a) {
       for (int b = 0; b < a; ++b) ata(a, b) = ata(b, a);
     }

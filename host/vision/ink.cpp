@@ -152,20 +152,27 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
     cx[size_t(i)] = coord(xs[size_t(i)], grey8.cols);
   }
   const size_t n = size_t(nx) * size_t(ny);
-  std::vector<std::array<double, 6>> f(n);
-  std::vector<double> v(n);
+  std::vector<double> v(n), cys(static_cast<size_t>(ny));
   std::array<uint32_t, 256> hist{};
   for (int j = 0, k = 0; j < ny; ++j) {
     const int y = std::min(grey8.rows - 1, int((j + 0.5) * grey8.rows / ny));
-    const double cy = coord(y, grey8.rows);
+    cys[size_t(j)] = coord(y, grey8.rows);
     const uint8_t* row = grey8.ptr<uint8_t>(y);
     for (int i = 0; i < nx; ++i, ++k) {
-      basis(cx[size_t(i)], cy, f[size_t(k)].data());
       const uint8_t g = row[xs[size_t(i)]];
       v[size_t(k)] = g;
       ++hist[g];
     }
   }
+  // The quadratic's terms at every sample, made only once a solve needs them (flat digital paper
+  // never does).
+  std::vector<std::array<double, 6>> f;
+  auto terms = [&] {
+    if (!f.empty()) return;
+    f.resize(n);
+    for (int j = 0, k = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i, ++k) basis(cx[size_t(i)], cys[size_t(j)], f[size_t(k)].data());
+  };
   PaperFit fit;
   fit.coef[0] = quantile_hist(hist, n, 0.5);
   std::vector<double> r(n), dev(n), scratch;
@@ -173,10 +180,16 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
   inliers.reserve(n);
   double med = 0.0;
   for (int iter = 0;; ++iter) {
-    for (size_t i = 0; i < n; ++i) {
-      double p = 0;
-      for (int k = 0; k < 6; ++k) p += fit.coef[k] * f[i][k];
-      r[i] = v[i] - p;
+    if (f.empty()) {
+      // No solve yet: the fit is the constant c, and the sum below would be c exactly (the
+      // other terms add 0).
+      for (size_t i = 0; i < n; ++i) r[i] = v[i] - fit.coef[0];
+    } else {
+      for (size_t i = 0; i < n; ++i) {
+        double p = 0;
+        for (int k = 0; k < 6; ++k) p += fit.coef[k] * f[i][k];
+        r[i] = v[i] - p;
+      }
     }
     if (iter == 0) {
       // The paper is still the constant median c, so r = v - c are whole numbers, and so are
@@ -211,6 +224,7 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
       std::swap(inliers, previous);
       continue;
     }
+    terms();
     double ata[6][6] = {}, atb[6] = {};
     for (uint32_t i : inliers) {
       const double* fi = f[i].data();

@@ -32,58 +32,70 @@ void number_append(std::string& out, float v) {
     out += ".0";  // no point, exponent, inf or nan
 }
 
+// What both writers say of the crops as a whole: the digits, the digits with their separators,
+// and whether every digit is sure.
+struct Summary {
+  std::string number, text;
+  bool sure = false;
+};
+
+Summary summary_of(const std::vector<DigitCrop>& crops, const float* probs) {
+  Summary s;
+  s.sure = !crops.empty();
+  for (size_t i = 0; i < crops.size(); ++i) {
+    const float* p = probs + i * kClasses;
+    const int d = argmax10(p);
+    s.sure = s.sure && p[d] >= kSureAtLeast;
+    s.number += static_cast<char>('0' + d);
+    s.text += static_cast<char>('0' + d);
+    if (crops[i].mark_after && i + 1 < crops.size()) s.text += crops[i].mark_after;
+  }
+  return s;
+}
+
 }  // namespace
 
 nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* probs) {
   nlohmann::json digits = nlohmann::json::array();
-  std::string number, text;
-  bool sure = !crops.empty();
   for (size_t i = 0; i < crops.size(); ++i) {
     const float* p = probs + i * kClasses;
     const int d = argmax10(p);
     const Box& b = crops[i].box;
-    sure = sure && p[d] >= kSureAtLeast;
     digits.push_back({{"digit", d},
                       {"confidence", rounded(p[d])},
                       {"sure", p[d] >= kSureAtLeast},
                       {"box", {b.x, b.y, b.w, b.h}}});
-    number += static_cast<char>('0' + d);
-    text += static_cast<char>('0' + d);
-    if (crops[i].mark_after && i + 1 < crops.size()) text += crops[i].mark_after;
   }
+  const Summary all = summary_of(crops, probs);
   nlohmann::json probabilities = nlohmann::json::array();
   for (int c = 0; c < kClasses; ++c) probabilities.push_back(crops.empty() ? 0.0 : rounded(probs[c]));
   const int head = crops.empty() ? 0 : argmax10(probs);
   return {{"digit", head},
           {"confidence", crops.empty() ? 0.0 : rounded(probs[head])},
-          {"sure", sure},
+          {"sure", all.sure},
           {"probabilities", std::move(probabilities)},
-          {"number", number},
-          {"text", text},
+          {"number", all.number},
+          {"text", all.text},
           {"digits", std::move(digits)}};
 }
 
 std::string reading_json_text(const std::vector<DigitCrop>& crops, const float* probs,
                               const std::string& device, const std::string& model) {
   // Keys in nlohmann::json's order (sorted), as reading_json's dump has them.
-  std::string number, text, digits = "[";
-  bool sure = !crops.empty();
+  std::string digits = "[";
   for (size_t i = 0; i < crops.size(); ++i) {
     const float* p = probs + i * kClasses;
     const int d = argmax10(p);
     const Box& b = crops[i].box;
-    sure = sure && p[d] >= kSureAtLeast;
     if (i) digits += ',';
     digits += "{\"box\":[" + std::to_string(b.x) + ',' + std::to_string(b.y) + ',' +
               std::to_string(b.w) + ',' + std::to_string(b.h) + "],\"confidence\":";
     number_append(digits, p[d]);
     digits += ",\"digit\":" + std::to_string(d) + ",\"sure\":";
     digits += p[d] >= kSureAtLeast ? "true}" : "false}";
-    number += static_cast<char>('0' + d);
-    text += static_cast<char>('0' + d);
-    if (crops[i].mark_after && i + 1 < crops.size()) text += crops[i].mark_after;
   }
   digits += ']';
+  const Summary all = summary_of(crops, probs);
   const int head = crops.empty() ? 0 : argmax10(probs);
   std::string out = "{\"confidence\":";
   if (crops.empty())
@@ -95,7 +107,7 @@ std::string reading_json_text(const std::vector<DigitCrop>& crops, const float* 
   out += ",\"digit\":" + std::to_string(head) + ",\"digits\":" + digits;
   out += ",\"model\":" + nlohmann::json(model).dump(-1, ' ', false,
                                                      nlohmann::json::error_handler_t::replace);
-  out += ",\"number\":\"" + number + "\",\"probabilities\":[";
+  out += ",\"number\":\"" + all.number + "\",\"probabilities\":[";
   for (int c = 0; c < kClasses; ++c) {
     if (c) out += ',';
     if (crops.empty())
@@ -103,7 +115,8 @@ std::string reading_json_text(const std::vector<DigitCrop>& crops, const float* 
     else
       number_append(out, probs[c]);
   }
-  out += std::string("],\"sure\":") + (sure ? "true" : "false") + ",\"text\":\"" + text + "\"}";
+  out += std::string("],\"sure\":") + (all.sure ? "true" : "false") + ",\"text\":\"" + all.text +
+         "\"}";
   return out;
 }
 

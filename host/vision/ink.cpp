@@ -694,7 +694,7 @@ namespace {
 // beside horizontal ones (squared paper), so a row of 1s is never taken for lines. The masks are
 // empty when there are no lines. Images under 48 px a side are left alone.
 struct PaperLines {
-  cv::Mat mask;        // CV_8U: 255 on a line, either way (drawn a pixel thicker each side)
+  cv::Mat mask;        // CV_8U: 255 on a line, either way (each drawn edge to edge)
   cv::Mat horizontal;  // CV_8U: 255 on a horizontal line
   cv::Mat vertical;    // CV_8U: 255 on a vertical line; empty without vertical lines
   int half = 1;        // half the lines' thickness, pixels, rounded up

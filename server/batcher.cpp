@@ -103,6 +103,14 @@ void Batcher::run_groups(std::vector<Group>& groups, InferenceEngine& engine) {
   for (const Group& g : groups) total += static_cast<size_t>(g.k);
   std::vector<float> probs_all(total * kClasses);
   std::string error;
+  // One forward pass of the engine, timed for the metrics when it succeeds.
+  const auto pass = [&](const float* x, int n, float* probs) {
+    const auto t0 = std::chrono::steady_clock::now();
+    engine.infer(x, n, probs);
+    if (metrics_)
+      metrics_->batch_observe(
+          n, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  };
   // Groups are contiguous in `groups`; copy them into the scratch batch pass by pass.
   size_t done_images = 0;
   size_t gi = 0, gi_off = 0;  // cursor: group index, image offset within that group
@@ -120,32 +128,22 @@ void Batcher::run_groups(std::vector<Group>& groups, InferenceEngine& engine) {
         gi_off = 0;
       }
     }
-    const auto t0 = std::chrono::steady_clock::now();
     try {
-      engine.infer(x_.data(), n, probs_.data());
+      pass(x_.data(), n, probs_.data());
     } catch (const std::exception& e) {
       error = std::string("inference failed: ") + e.what();
     } catch (...) {
       error = "inference failed";
     }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (metrics_ && error.empty()) metrics_->batch_observe(n, seconds);
     std::copy_n(probs_.data(), static_cast<size_t>(n) * kClasses,
                 probs_all.data() + done_images * kClasses);
     done_images += static_cast<size_t>(n);
   }
   // The model's passes, in chunks of at most max_batch, for the second looks below.
   const auto infer = [&](const float* x, int m, float* probs) {
-    for (int at = 0; at < m; at += max_batch) {
-      const int n = std::min(max_batch, m - at);
-      const auto t0 = std::chrono::steady_clock::now();
-      engine.infer(x + static_cast<size_t>(at) * kImagePixels, n,
-                   probs + static_cast<size_t>(at) * kClasses);
-      if (metrics_)
-        metrics_->batch_observe(
-            n, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
+    for (int at = 0; at < m; at += max_batch)
+      pass(x + static_cast<size_t>(at) * kImagePixels, std::min(max_batch, m - at),
+           probs + static_cast<size_t>(at) * kClasses);
   };
   const std::string device = engine.device(), model = engine.model();
   size_t offset = 0;

@@ -725,7 +725,8 @@ PaperLines paper_lines_find(const cv::Mat& rough) {
   // Distinct lines: offsets more than 3 px (or 2% of the side) apart. Their count, and the median
   // distance between neighbours.
   auto distinct = [](std::vector<Line>& ls, double tol, double* spacing) {
-    std::sort(ls.begin(), ls.end(), [](const Line& a, const Line& b) { return a.offset < b.offset; });
+    std::sort(ls.begin(), ls.end(),
+              [](const Line& a, const Line& b) { return a.offset < b.offset; });
     std::vector<double> at;
     for (size_t i = 0; i < ls.size(); ++i)
       if (i == 0 || ls[i].offset - ls[i - 1].offset > tol) at.push_back(ls[i].offset);
@@ -743,9 +744,10 @@ PaperLines paper_lines_find(const cv::Mat& rough) {
   // third), and running nearly the whole height. A row of 1s on ruled paper is none of these.
   bool squared = n_ver >= 3 && ver_spacing > 0.7 * hor_spacing && ver_spacing < 1.4 * hor_spacing;
   if (squared) {
-    ver.erase(std::remove_if(ver.begin(), ver.end(),
-                             [&](const Line& l) { return std::abs(l.seg[3] - l.seg[1]) < 0.9 * H; }),
-              ver.end());
+    ver.erase(
+        std::remove_if(ver.begin(), ver.end(),
+                       [&](const Line& l) { return std::abs(l.seg[3] - l.seg[1]) < 0.9 * H; }),
+        ver.end());
     squared = !ver.empty();
   }
   // Thickness: the median run of mask pixels across each segment, sampled along it.
@@ -800,8 +802,9 @@ PaperLines paper_lines_find(const cv::Mat& rough) {
 // Paints the lines out of gd8 (dark ink on light paper, CV_8U, changed in place): a line pixel
 // takes the lightest of the first pixels off the lines on either side (above and below; left and
 // right on vertical lines; also diagonally where lines cross), so paper fills the line, while a
-// stroke that crosses it stays whole (ink lies on both sides). A stroke drawn along a line goes with it (a 4's bar on a ruled
-// line): telling pen from print by darkness failed under uneven light (it kept the lines' cores).
+// stroke that crosses it stays whole (ink lies on both sides). A stroke drawn along a line goes
+// with it (a 4's bar on a ruled line): telling pen from print by darkness failed under uneven light
+// (it kept the lines' cores).
 void paper_lines_erase(cv::Mat& gd8, const PaperLines& lines) {
   const cv::Mat src = gd8.clone();
   const int W = gd8.cols, H = gd8.rows;

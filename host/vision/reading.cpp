@@ -68,7 +68,8 @@ nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* pr
   }
   const Summary all = summary_of(crops, probs);
   nlohmann::json probabilities = nlohmann::json::array();
-  for (int c = 0; c < kClasses; ++c) probabilities.push_back(crops.empty() ? 0.0 : rounded(probs[c]));
+  for (int c = 0; c < kClasses; ++c)
+    probabilities.push_back(crops.empty() ? 0.0 : rounded(probs[c]));
   const int head = crops.empty() ? 0 : argmax10(probs);
   return {{"digit", head},
           {"confidence", crops.empty() ? 0.0 : rounded(probs[head])},

@@ -53,16 +53,17 @@ void second_look_views(const float* crop, float* out) {
   }
 }
 
-int second_look(const float* x, int n, float* probs, const Infer& infer, const uint8_t* eligible) {
+int second_look(const float* x, int n, float* probs, const Infer& infer) {
   std::vector<int> rows;
   for (int i = 0; i < n; ++i) {
     const float* p = probs + i * kClasses;
-    if ((!eligible || eligible[i]) && *std::max_element(p, p + kClasses) < kSecondLookBelow)
+    if (*std::max_element(p, p + kClasses) < kSecondLookBelow)
       rows.push_back(i);
   }
   if (rows.empty()) return 0;
   const int m = static_cast<int>(rows.size()) * kSecondLookViews;
-  std::vector<float> views(static_cast<size_t>(m) * kPixels), vprobs(static_cast<size_t>(m) * kClasses);
+  std::vector<float> views(static_cast<size_t>(m) * kPixels);
+  std::vector<float> vprobs(static_cast<size_t>(m) * kClasses);
   for (size_t r = 0; r < rows.size(); ++r)
     second_look_views(x + static_cast<size_t>(rows[r]) * kPixels,
                       views.data() + r * kSecondLookViews * kPixels);

@@ -8,7 +8,6 @@
 // Tested by tests/unit/test_vision.cpp (SecondLook*); figures in models/MODEL_CARD.md.
 #pragma once
 
-#include <cstdint>
 #include <functional>
 
 namespace scrawl::vision {
@@ -22,10 +21,9 @@ void second_look_views(const float* crop, float* out);
 // The model: x (m, 28, 28) -> probs (m, 10).
 using Infer = std::function<void(const float* x, int m, float* probs)>;
 
-// x (n, 28, 28) with probs (n, 10) from a first pass. Rows below kSecondLookBelow (and, when
-// `eligible` is given, with eligible[row] != 0) get their second look through `infer`, in one
-// call; probs is updated in place. Returns how many rows were looked at again.
-int second_look(const float* x, int n, float* probs, const Infer& infer,
-                const uint8_t* eligible = nullptr);
+// x (n, 28, 28) with probs (n, 10) from a first pass. Rows below kSecondLookBelow get their
+// second look through `infer`, in one call; probs is updated in place. Returns how many rows
+// were looked at again.
+int second_look(const float* x, int n, float* probs, const Infer& infer);
 
 }  // namespace scrawl::vision

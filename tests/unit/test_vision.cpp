@@ -1085,7 +1085,8 @@ TEST(SecondLook, ViewsAreSmallMovesOfTheCrop) {
       for (int x = 0; x < 28; ++x) {
         const int sx = x - dx[v], sy = y - dy[v];
         const float want = sx >= 0 && sx < 28 && sy >= 0 && sy < 28 ? c[sy * 28 + sx] : 0.0f;
-        ASSERT_NEAR(views[v * 784 + y * 28 + x], want, 1e-5) << "view " << v << " at " << x << "," << y;
+        ASSERT_NEAR(views[v * 784 + y * 28 + x], want, 1e-5)
+            << "view " << v << " at " << x << "," << y;
       }
   // Views 4-5 turn the bar about its centre of mass: the same ink, not the same pixels.
   for (int v = 4; v < 6; ++v) {
@@ -1100,14 +1101,14 @@ TEST(SecondLook, ViewsAreSmallMovesOfTheCrop) {
 }
 
 TEST(SecondLook, OnlyUnsureRowsAreReadAgainAndAveraged) {
-  // Three crops: sure (0.95), unsure (0.5), unsure but not eligible.
+  // Three crops: sure (0.95), unsure (0.5), and sure at exactly the threshold (0.9).
   std::vector<float> x(3 * 784);
   const Pixels c = bar_crop();
   for (int i = 0; i < 3; ++i) std::copy(c.begin(), c.end(), x.begin() + i * 784);
   std::vector<float> probs(30, 0.0f);
   probs[0 * 10 + 1] = 0.95f, probs[0 * 10 + 7] = 0.05f;
   probs[1 * 10 + 1] = 0.5f, probs[1 * 10 + 7] = 0.5f;
-  probs[2 * 10 + 1] = 0.5f, probs[2 * 10 + 7] = 0.5f;
+  probs[2 * 10 + 1] = 0.9f, probs[2 * 10 + 7] = 0.1f;
   const std::vector<float> before = probs;
   int calls = 0, seen = 0;
   // The "model" reads every extra view as a sure 7.
@@ -1117,13 +1118,12 @@ TEST(SecondLook, OnlyUnsureRowsAreReadAgainAndAveraged) {
     std::fill(p, p + m * 10, 0.0f);
     for (int i = 0; i < m; ++i) p[i * 10 + 7] = 1.0f;
   };
-  const uint8_t eligible[3] = {1, 1, 0};
-  EXPECT_EQ(second_look(x.data(), 3, probs.data(), infer, eligible), 1);
+  EXPECT_EQ(second_look(x.data(), 3, probs.data(), infer), 1);
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(seen, kSecondLookViews);
   for (int k = 0; k < 10; ++k) {
     EXPECT_EQ(probs[k], before[k]) << "a sure row is left alone";
-    EXPECT_EQ(probs[20 + k], before[20 + k]) << "a row not eligible is left alone";
+    EXPECT_EQ(probs[20 + k], before[20 + k]) << "a row at the threshold counts as sure";
   }
   // The unsure row: the mean of its own reading and eight sure 7s.
   EXPECT_NEAR(probs[10 + 1], 0.5f / 9, 1e-6);

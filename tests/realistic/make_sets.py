@@ -1,5 +1,5 @@
-"""Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits, photos
-on ruled and squared paper) from the MNIST *test* digits only, deterministically (fixed seed), each
+"""Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits level
+and tilted, photos on ruled and squared paper) from the MNIST *test* digits only, deterministically (fixed seed), each
 with a labels.csv (file,label).
 Run by tests/realistic/run.sh; usage: /usr/bin/python3 make_sets.py OUT_DIR (needs SCRAWL_DATA)."""
 import argparse
@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 SEED = 20240605
-SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5}
+SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6}
 
 
 # ---- MNIST ----
@@ -388,9 +388,11 @@ def make_canvas(d, rng, style):
     return canvas_render(alpha, rng, style)
 
 
-def make_number(digits, rng, touching):
+def make_number(digits, rng, touching, tilt=None):
     """A row of digits: common height 24-110 px with per-digit size and baseline jitter, gaps
-    measured ink to ink (so 0 means the strokes just touch, below 0 they cross slightly)."""
+    measured ink to ink (so 0 means the strokes just touch, below 0 they cross slightly). The
+    row is turned up to 4 degrees, or by `tilt` degrees (a number photographed askew, or drawn
+    uphill on a canvas)."""
     h = log_uniform(rng, 24, 110)
     thr, edge_px = rng.uniform(0.3, 0.6), rng.uniform(1.2, 3.0)
     canvas_style = rng.random() < 0.15
@@ -444,8 +446,10 @@ def make_number(digits, rng, touching):
     for p, x, y in placed:
         place(alpha, p, x, y)
     if canvas_style:
+        if tilt is not None:
+            alpha = rotate_f(alpha, tilt, expand=True)
         return canvas_render(alpha, rng, "transparent" if rng.random() < 0.5 else "dark"), "png"
-    alpha = rotate_f(alpha, rng.uniform(-4, 4), expand=True)
+    alpha = rotate_f(alpha, rng.uniform(-4, 4) if tilt is None else tilt, expand=True)
     return photo_render(alpha, rng, h), "jpg"
 
 
@@ -466,6 +470,8 @@ def main():
     ap.add_argument("--numbers", type=int, default=300)
     ap.add_argument("--lined", type=int, default=400,
                     help="photos on ruled and squared paper (half each)")
+    ap.add_argument("--tilted", type=int, default=150,
+                    help="rows of digits turned 6-15 degrees either way")
     ap.add_argument("--data", default=os.environ.get("SCRAWL_DATA"),
                     help="MNIST folder (default: $SCRAWL_DATA)")
     args = ap.parse_args()
@@ -480,6 +486,7 @@ def main():
     canvas_idx = order[args.photos:args.photos + args.canvas]
     number_pool = order[args.photos + args.canvas:]
     lined_idx = order[::-1][:args.lined]  # from the far end: numbers take the pool's start
+    tilted_pool = number_pool[len(number_pool) // 2:]  # past what the level numbers use
 
     for name in SET_IDS:
         os.makedirs(os.path.join(args.out, name), exist_ok=True)
@@ -539,8 +546,28 @@ def main():
         rows.append((fn, int(labels[k])))
     write_labels(os.path.join(args.out, "lined"), rows)
 
+    rows = []
+    pos = 0
+    for i in range(args.tilted):
+        rng = rng_for("tilted", i)
+        n = int(rng.integers(2, 11))
+        ks = tilted_pool[np.arange(pos, pos + n) % len(tilted_pool)]
+        pos += n
+        touching = i % 3 == 0
+        tilt = float(rng.uniform(6, 15) * rng.choice([-1, 1]))
+        label = "".join(str(int(labels[k])) for k in ks)
+        img, ext = make_number([images[k] for k in ks], rng, touching, tilt)
+        fn = f"tilted_{i:04d}{'_touching' if touching else ''}.{ext}"
+        path = os.path.join(args.out, "tilted", fn)
+        if ext == "jpg":
+            jpeg_save(img, path, rng)
+        else:
+            img.save(path, compress_level=6)
+        rows.append((fn, label))
+    write_labels(os.path.join(args.out, "tilted"), rows)
+
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
-          f"{args.numbers} numbers, {args.lined} on lined paper "
+          f"{args.numbers} numbers ({args.tilted} tilted), {args.lined} on lined paper "
           f"in {time.time() - t0:.1f}s -> {args.out}", file=sys.stderr)
 
 

@@ -125,6 +125,7 @@ predict_set canvas digit
 predict_set numbers number
 predict_set mnist digit
 predict_set lined digit
+predict_set tilted number
 
 sheet=()
 [[ -n "${SCRAWL_REALISTIC_OUT:-}" ]] && sheet=(--sheet "$out/failures.png" --json "$out/scores.json")

@@ -13,7 +13,15 @@
 
 #include <opencv2/core.hpp>
 
+namespace scrawl::vision {
+struct Box;
+}
+
 namespace scrawl::vision::ink_detail {
+
+// The box around a box's corners mapped by t (CV_64F: 2x3 affine or 3x3 homography), in a frame
+// `scale` times finer than the boxes (t works there), clamped to bound (sheet.cpp).
+Box box_map(const Box& b, const cv::Mat& t, cv::Size bound, double scale = 1.0);
 
 // ---- order statistics ----
 

@@ -671,7 +671,8 @@ T median_of(std::vector<T> v) {
 }  // namespace
 
 DigitCrop digit_preprocess(const cv::Mat& image) {
-  InkMap m = ink_find(image);
+  const SheetView sheet = sheet_view(image);
+  InkMap m = ink_find(sheet.image);
   drop_frame_blobs(m);
   if (m.components.empty()) throw NoInkError("no ink found in the image");
   Group all;
@@ -683,6 +684,7 @@ DigitCrop digit_preprocess(const cv::Mat& image) {
   GroupView v = group_view(m, all);
   std::optional<DigitCrop> crop = piece_crop(m, v, 0, v.ext.width);
   if (!crop) throw NoInkError("no ink found in the image");
+  crop->box = sheet.to_image(crop->box);
   return *crop;
 }
 
@@ -877,28 +879,11 @@ cv::Mat ink_rotate(InkMap& m, double deg) {
   return back;
 }
 
-// A box in the turned frame's image pixels -> the box around it in the original image's.
-Box box_unturn(const Box& b, const cv::Mat& back, double scale, cv::Size image_size) {
-  double x0 = 1e30, y0 = 1e30, x1 = -1e30, y1 = -1e30;
-  for (int k = 0; k < 4; ++k) {
-    const double x = (b.x + (k & 1 ? b.w : 0)) * scale, y = (b.y + (k & 2 ? b.h : 0)) * scale;
-    const double ox = (back.at<double>(0, 0) * x + back.at<double>(0, 1) * y +
-                       back.at<double>(0, 2)) / scale;
-    const double oy = (back.at<double>(1, 0) * x + back.at<double>(1, 1) * y +
-                       back.at<double>(1, 2)) / scale;
-    x0 = std::min(x0, ox), y0 = std::min(y0, oy), x1 = std::max(x1, ox), y1 = std::max(y1, oy);
-  }
-  const int ix0 = std::clamp(int(std::floor(x0)), 0, image_size.width);
-  const int iy0 = std::clamp(int(std::floor(y0)), 0, image_size.height);
-  const int ix1 = std::clamp(int(std::ceil(x1)), ix0, image_size.width);
-  const int iy1 = std::clamp(int(std::ceil(y1)), iy0, image_size.height);
-  return Box{ix0, iy0, ix1 - ix0, iy1 - iy0};
-}
-
 }  // namespace
 
 std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify) {
-  InkMap m = ink_find(image);
+  const SheetView sheet = sheet_view(image);
+  InkMap m = ink_find(sheet.image);
   drop_frame_blobs(m);
   const cv::Size image_size = m.image_size;
   const double tilt = row_tilt(m);
@@ -973,8 +958,9 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
   }
   if (out.empty()) throw NoInkError("no digits found in the image");
   marks_find(m, groups, out);
-  if (!back.empty()) {
-    for (DigitCrop& c : out) c.box = box_unturn(c.box, back, m.scale, image_size);
+  for (DigitCrop& c : out) {
+    if (!back.empty()) c.box = ink_detail::box_map(c.box, back, image_size, m.scale);
+    c.box = sheet.to_image(c.box);
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,24 @@ InkMap ink_find(const cv::Mat& image);
 // (INTER_AREA), placed in 28x28 by an integer shift so the centre of mass is within half a pixel
 // of (14, 14), as MNIST was made (MNIST digits fed back in come out unchanged). Throws NoInkError.
 DigitCrop digit_preprocess(const cv::Mat& image);
+
+// A sheet of paper lying on something darker (a photo of a note on a desk): its four corners in
+// image pixels (top-left, top-right, bottom-right, bottom-left), taken a little inside its
+// edge. Found as the largest bright region of the image when that region is a convex
+// quadrilateral clear of the frame, covering 8-92% of it, much brighter than what lies around it
+// and holding something darker (ink) inside. nullopt when there is no such sheet: paper filling
+// the frame, a drawing carried in alpha, images under 64 px a side. See sheet.cpp.
+std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image);
+
+// The image digit and number mode read: the sheet, warped flat and square to the view (which
+// also turns the writing upright with the sheet), or the image itself when there is none.
+struct SheetView {
+  cv::Mat image;           // what ink_find reads
+  cv::Mat back;            // 3x3 homography from view pixels to image pixels; empty: the same
+  cv::Size image_size;     // the input's size
+  Box to_image(const Box& b) const;  // a box of the view -> the box around it in the input
+};
+SheetView sheet_view(const cv::Mat& image);
 
 // Given crops, returns one confidence in [0, 1] per crop (e.g. the classifier's max probability).
 using Classifier = std::function<std::vector<float>(const std::vector<DigitCrop>&)>;

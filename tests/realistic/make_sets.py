@@ -1,5 +1,5 @@
 """Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits level
-and tilted, photos on ruled and squared paper) from the MNIST *test* digits only, deterministically (fixed seed), each
+and tilted, photos on ruled and squared paper, photos of a note on a desk) from the MNIST *test* digits only, deterministically (fixed seed), each
 with a labels.csv (file,label).
 Run by tests/realistic/run.sh; usage: /usr/bin/python3 make_sets.py OUT_DIR (needs SCRAWL_DATA)."""
 import argparse
@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 SEED = 20240605
-SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6}
+SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6, "desk": 7}
 
 
 # ---- MNIST ----
@@ -362,6 +362,42 @@ def make_photo(d, rng, lines=None):
     return photo_render(alpha, rng, ink_h, lines)
 
 
+DESKS = [  # RGB of what a sheet lies on: wood, dark wood, grey laminate, green mat, fabric
+    (120, 85, 50), (70, 45, 30), (95, 95, 100), (40, 80, 55), (85, 40, 55),
+]
+
+
+def make_desk(d, rng, cut):
+    """A photo of a note (make_photo's paper) lying on a desk, turned up to 10 degrees: the sheet
+    fills 45-75% of the frame. With `cut`, it runs off one side of the photo."""
+    sheet = make_photo(d, rng).convert("RGB")
+    angle = rng.uniform(-10, 10)
+    mask = Image.new("L", sheet.size, 255).rotate(angle, resample=Image.BILINEAR, expand=True)
+    sheet = sheet.rotate(angle, resample=Image.BICUBIC, expand=True)
+    sw, sh = sheet.size
+    f = rng.uniform(1.15, 1.5)
+    W, H = int(sw * f), int(sh * f)
+    base = jitter_colour(rng, DESKS[rng.integers(len(DESKS))], 20) * rng.uniform(0.6, 1.1)
+    grain = 1 + rng.uniform(0.05, 0.2) * smooth_noise(rng, H, W, rng.uniform(8, 30))
+    desk = np.clip(base[None, None, :] * grain[..., None] + rng.normal(0, 4, (H, W, 1)), 0, 255)
+    out = Image.fromarray(desk.astype(np.uint8), "RGB")
+    x = int(rng.uniform(0.25, 0.75) * (W - sw))
+    y = int(rng.uniform(0.25, 0.75) * (H - sh))
+    if cut:  # pushed off one side by 5-20% of the sheet
+        side = int(rng.integers(4))
+        push = rng.uniform(0.05, 0.2)
+        if side == 0:
+            x = -int(push * sw)
+        elif side == 1:
+            x = W - sw + int(push * sw)
+        elif side == 2:
+            y = -int(push * sh)
+        else:
+            y = H - sh + int(push * sh)
+    out.paste(sheet, (x, y), mask)
+    return out
+
+
 def make_canvas(d, rng, style):
     """One digit drawn on a 280-400 px browser canvas with a thick brush."""
     S = int(rng.uniform(280, 400))
@@ -472,6 +508,8 @@ def main():
                     help="photos on ruled and squared paper (half each)")
     ap.add_argument("--tilted", type=int, default=150,
                     help="rows of digits turned 6-15 degrees either way")
+    ap.add_argument("--desk", type=int, default=300,
+                    help="photos of a note on a desk (a fifth running off the photo)")
     ap.add_argument("--data", default=os.environ.get("SCRAWL_DATA"),
                     help="MNIST folder (default: $SCRAWL_DATA)")
     args = ap.parse_args()
@@ -487,6 +525,7 @@ def main():
     number_pool = order[args.photos + args.canvas:]
     lined_idx = order[::-1][:args.lined]  # from the far end: numbers take the pool's start
     tilted_pool = number_pool[len(number_pool) // 2:]  # past what the level numbers use
+    desk_idx = order[::-1][args.lined:args.lined + args.desk]  # after lined's, from the far end
 
     for name in SET_IDS:
         os.makedirs(os.path.join(args.out, name), exist_ok=True)
@@ -566,8 +605,18 @@ def main():
         rows.append((fn, label))
     write_labels(os.path.join(args.out, "tilted"), rows)
 
+    rows = []
+    for i, k in enumerate(desk_idx):
+        rng = rng_for("desk", i)
+        cut = i % 5 == 4
+        fn = f"desk_{i:04d}_{'cut' if cut else 'whole'}.jpg"
+        jpeg_save(make_desk(images[k], rng, cut), os.path.join(args.out, "desk", fn), rng)
+        rows.append((fn, int(labels[k])))
+    write_labels(os.path.join(args.out, "desk"), rows)
+
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
-          f"{args.numbers} numbers ({args.tilted} tilted), {args.lined} on lined paper "
+          f"{args.numbers} numbers ({args.tilted} tilted), {args.lined} on lined paper, "
+          f"{args.desk} on a desk "
           f"in {time.time() - t0:.1f}s -> {args.out}", file=sys.stderr)
 
 

@@ -126,6 +126,7 @@ predict_set numbers number
 predict_set mnist digit
 predict_set lined digit
 predict_set tilted number
+predict_set desk digit
 
 sheet=()
 [[ -n "${SCRAWL_REALISTIC_OUT:-}" ]] && sheet=(--sheet "$out/failures.png" --json "$out/scores.json")

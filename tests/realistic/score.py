@@ -14,6 +14,7 @@ SETS = {  # set -> (what counts as right, description)
     "mnist": ("digit", "the photos' digits as plain MNIST 28x28 (reference)"),
     "lined": ("digit", "photos on ruled or squared paper, digit accuracy"),
     "tilted": ("number", "rows of 2-10 digits turned 6-15 degrees, exact string"),
+    "desk": ("digit", "photos of a note on a desk, digit accuracy"),
 }
 
 
@@ -61,6 +62,8 @@ def group_of(set_name, name):
         return "touching" if "touching" in name else "separate"
     if set_name == "lined":
         return "ruled" if "ruled" in name else "squared"
+    if set_name == "desk":
+        return "running off the photo" if "_cut" in name else "whole sheet in view"
     return None
 
 

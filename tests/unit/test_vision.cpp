@@ -617,6 +617,97 @@ TEST(VisionNumber, TiltedRowIsReadLevel) {
   EXPECT_EQ(crops[0].pixels, digit_preprocess(one).pixels);
 }
 
+// A sheet of paper lying on a darker, grainy desk, turned by deg and shaded towards one side:
+// the paper (grey, white paper) drawn into a desk 1.4 times its size. *corners: the sheet's
+// corners in the photo (top-left, top-right, bottom-right, bottom-left).
+cv::Mat on_desk(const cv::Mat& paper, double deg, std::array<cv::Point2f, 4>* corners) {
+  const cv::Size size(int(paper.cols * 1.4), int(paper.rows * 1.4));
+  // Wood-like grain: noise at a quarter of the resolution, smoothed up.
+  cv::Mat grain(size.height / 4 + 1, size.width / 4 + 1, CV_32FC3), desk;
+  cv::RNG rng(5);
+  rng.fill(grain, cv::RNG::NORMAL, cv::Scalar(50, 70, 100), cv::Scalar(14, 14, 14));
+  cv::resize(grain, grain, size, 0, 0, cv::INTER_LINEAR);
+  grain.convertTo(desk, CV_8UC3);
+  cv::Mat lit(paper.size(), CV_8UC3);
+  for (int y = 0; y < paper.rows; ++y)
+    for (int x = 0; x < paper.cols; ++x) {
+      const float shade = 1.0f - 0.3f * x / float(paper.cols);  // darker to the right
+      // Pale ink: reflectance 0.45 against the paper's 0.95, a ballpoint's blue-grey.
+      const float v = (0.45f + 0.5f * paper.at<uint8_t>(y, x) / 255.0f) * shade * 255.0f;
+      lit.at<cv::Vec3b>(y, x) = cv::Vec3b(cv::saturate_cast<uint8_t>(v * 0.95f),
+                                          cv::saturate_cast<uint8_t>(v),
+                                          cv::saturate_cast<uint8_t>(v));
+    }
+  cv::Mat fwd = cv::getRotationMatrix2D(cv::Point2f(paper.cols / 2.0f, paper.rows / 2.0f), deg, 1);
+  fwd.at<double>(0, 2) += (size.width - paper.cols) / 2.0;
+  fwd.at<double>(1, 2) += (size.height - paper.rows) / 2.0;
+  cv::Mat sheet, mask;
+  cv::warpAffine(lit, sheet, fwd, size, cv::INTER_LINEAR);
+  cv::warpAffine(cv::Mat(paper.size(), CV_8U, cv::Scalar(255)), mask, fwd, size, cv::INTER_NEAREST);
+  sheet.copyTo(desk, mask);
+  const cv::Point2f flat[4] = {{0, 0}, {float(paper.cols), 0},
+                               {float(paper.cols), float(paper.rows)}, {0, float(paper.rows)}};
+  for (int i = 0; i < 4; ++i) {
+    (*corners)[size_t(i)] = cv::Point2f(
+        float(fwd.at<double>(0, 0) * flat[i].x + fwd.at<double>(0, 1) * flat[i].y + fwd.at<double>(0, 2)),
+        float(fwd.at<double>(1, 0) * flat[i].x + fwd.at<double>(1, 1) * flat[i].y + fwd.at<double>(1, 2)));
+  }
+  return desk;
+}
+
+// A photo of a note on a desk reads as the note alone: the sheet is found (its corners a little
+// inside the true ones), warped flat, and boxes come back in the photo's pixels. Before, the
+// desk's darkness passed for ink.
+TEST(VisionSheet, NoteOnADeskIsReadAsTheNote) {
+  std::array<cv::Point2f, 4> truth;
+  const cv::Mat photo = on_desk(text_draw("5", {200, 200}, {100, 100}, 2.5, 5), 7.0, &truth);
+  const auto found = sheet_find(photo);
+  ASSERT_TRUE(found.has_value());
+  for (size_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_LT(cv::norm((*found)[i] - truth[i]), 14.0) << "within 2.5% of the sheet, plus a pixel";
+  }
+  const DigitCrop crop = digit_preprocess(photo);
+  EXPECT_GT(similarity(crop.pixels, reference("5")), 0.85);
+  // The digit's box: inside the sheet, around the middle of it (where text_draw put the 5).
+  const cv::Point2f centre = (truth[0] + truth[1] + truth[2] + truth[3]) * 0.25f;
+  EXPECT_NEAR(crop.box.x + crop.box.w / 2.0, centre.x, 12);
+  EXPECT_NEAR(crop.box.y + crop.box.h / 2.0, centre.y, 12);
+
+  const cv::Mat row = on_desk(row_draw("4096", 80), -5.0, &truth);
+  std::vector<DigitCrop> digits = number_segment(row);
+  ASSERT_EQ(digits.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_GT(similarity(digits[i].pixels, reference(std::string(1, "4096"[i]))), 0.8);
+    if (i > 0) EXPECT_GT(digits[i].box.x, digits[i - 1].box.x);
+  }
+}
+
+// No sheet where the paper fills the frame (with a shadow whose lit side is a clean
+// quadrilateral reaching the frame), for a bold stroke on a dark canvas (bright, but holding no
+// ink and round-edged), for drawings in alpha and for tiny images.
+TEST(VisionSheet, NoSheetWhereThereIsNone) {
+  EXPECT_FALSE(sheet_find(photo_lit(digit_grey("3"))).has_value());
+  cv::Mat shadowed = colourise(digit_grey("7"), cv::Scalar(30, 30, 30), cv::Scalar(230, 235, 235));
+  std::vector<cv::Point> wedge = {{0, 0}, {200, 0}, {0, 130}};
+  cv::fillConvexPoly(shadowed, wedge, cv::Scalar(70, 70, 70));
+  EXPECT_FALSE(sheet_find(shadowed).has_value());
+  cv::Mat bold(240, 240, CV_8U, cv::Scalar(12));
+  cv::putText(bold, "8", {60, 200}, cv::FONT_HERSHEY_SIMPLEX, 6.0, cv::Scalar(250), 40);
+  EXPECT_FALSE(sheet_find(bold).has_value());
+  cv::Mat rect(240, 240, CV_8U, cv::Scalar(12));
+  cv::rectangle(rect, cv::Rect(60, 50, 120, 140), cv::Scalar(250), cv::FILLED);
+  EXPECT_FALSE(sheet_find(rect).has_value()) << "a bright block holding nothing";
+  std::array<cv::Point2f, 4> truth;
+  cv::Mat rgba;
+  cv::cvtColor(on_desk(digit_grey("2"), 5.0, &truth), rgba, cv::COLOR_BGR2BGRA);
+  EXPECT_FALSE(sheet_find(rgba).has_value());
+  cv::Mat tiny;
+  cv::resize(on_desk(digit_grey("2"), 5.0, &truth), tiny, {56, 56}, 0, 0, cv::INTER_AREA);
+  EXPECT_FALSE(sheet_find(tiny).has_value());
+}
+
 TEST(VisionNumber, PiecesOfOneDigitStayTogetherAndSpecksAreIgnored) {
   cv::Mat img = row_draw("2024", 90);
   // Break the first "2" across its diagonal and the "4" across its upright.

@@ -879,6 +879,149 @@ cv::Mat ink_rotate(InkMap& m, double deg) {
   return back;
 }
 
+// Underlines and the printed line of a form field: a stroke running level under (or through the
+// feet of) the digits, longer than any stroke of a digit can be (1.6 digit heights; the widest
+// digits are 1.3 wide). Left in, it joins the digits it touches into one piece and passes for a
+// wide digit of its own. Its pixels are taken out of the ink, except where a digit's stroke
+// continues above or below it (a foot resting on the line, a stem crossing it), and the pieces
+// are counted again. A band of such runs thicker than 0.4 digit heights (a line sloping across a
+// long row spans some) is no line and is kept.
+// Only a band with at most 5% of the ink below it (and below as much again: the rest of a line
+// whose runs are shorter) counts: two digits whose bars touch make a
+// long run too, at mid-height. Digit heights: the median height of the pieces that are not
+// themselves wide and thin, nor under half the tallest of those (fragments); with none such (the
+// line joins every digit), the pieces' own.
+void rules_drop(InkMap& m) {
+  if (m.components.empty()) return;
+  int tallest = 0;
+  for (const InkComponent& c : m.components)
+    if (c.box.width < 3 * c.box.height) tallest = std::max(tallest, c.box.height);
+  std::vector<int> heights;
+  for (const InkComponent& c : m.components)
+    if (c.box.width < 3 * c.box.height && 2 * c.box.height >= tallest) heights.push_back(c.box.height);
+  if (heights.empty()) {  // one wide piece: the line with every digit on it
+    for (const InkComponent& c : m.components) heights.push_back(c.box.height);
+  }
+  std::nth_element(heights.begin(), heights.begin() + long(heights.size() / 2), heights.end());
+  const int h = heights[heights.size() / 2];
+  const int min_run = std::max(8, int(std::lround(1.6 * h)));
+  const int max_band = std::max(2, int(std::lround(0.4 * h)));
+  cv::Mat& mask = m.mask;
+  // Rows holding a long run, and the run's columns (runs of kept ink only).
+  std::vector<std::vector<std::pair<int, int>>> runs(size_t(mask.rows));
+  bool any = false;
+  for (int y = 0; y < mask.rows; ++y) {
+    const uint8_t* r = mask.ptr<uint8_t>(y);
+    for (int x = 0; x < mask.cols;) {
+      if (!r[x]) {
+        ++x;
+        continue;
+      }
+      int e = x;
+      while (e < mask.cols && r[e]) ++e;
+      if (e - x >= min_run) runs[size_t(y)].emplace_back(x, e), any = true;
+      x = e;
+    }
+  }
+  if (!any) return;
+  const int ink_total = cv::countNonZero(mask);
+  cv::Mat erase = cv::Mat::zeros(mask.size(), CV_8U);
+  for (int y0 = 0; y0 < mask.rows;) {
+    if (runs[size_t(y0)].empty()) {
+      ++y0;
+      continue;
+    }
+    int y1 = y0;
+    while (y1 < mask.rows && !runs[size_t(y1)].empty()) ++y1;
+    int below = 0;
+    for (int y = y1 + std::max(2, y1 - y0); y < mask.rows; ++y) below += cv::countNonZero(mask.row(y));
+    if (y1 - y0 <= max_band && below <= ink_total / 20) {
+      // The line through the runs' pixels (least squares, y on x) and its mean thickness; then
+      // followed both ways while ink lies on it (a gap of 3 columns ends it). Each column of it
+      // is erased unless ink goes on just above or just below (a digit's foot or stem).
+      double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+      int xa = mask.cols, xb = -1;
+      for (int y = y0; y < y1; ++y)
+        for (auto [a, b] : runs[size_t(y)]) {
+          for (int x = a; x < b; ++x) n += 1, sx += x, sy += y, sxx += double(x) * x, sxy += double(x) * y;
+          xa = std::min(xa, a), xb = std::max(xb, b - 1);
+        }
+      const double den = n * sxx - sx * sx;
+      const double slope = den > 0 ? (n * sxy - sx * sy) / den : 0.0;
+      const double icept = (sy - slope * sx) / n;
+      const double half = 0.5 * n / std::max(1, xb - xa + 1) + 1.0;
+      auto span = [&](int x) {  // rows [lo, hi] of the line at column x
+        const double c = icept + slope * x;
+        return std::pair<int, int>(std::max(0, int(std::floor(c - half))),
+                                   std::min(mask.rows - 1, int(std::ceil(c + half))));
+      };
+      auto inked = [&](int x) {
+        const auto [lo, hi] = span(x);
+        for (int y = lo; y <= hi; ++y)
+          if (mask.at<uint8_t>(y, x)) return true;
+        return false;
+      };
+      int left = xa, right = xb;
+      for (int x = xa - 1, gap = 0; x >= 0 && gap <= 2; --x) inked(x) ? (left = x, gap = 0) : ++gap;
+      for (int x = xb + 1, gap = 0; x < mask.cols && gap <= 2; ++x)
+        inked(x) ? (right = x, gap = 0) : ++gap;
+      for (int x = left; x <= right; ++x) {
+        const auto [lo, hi] = span(x);
+        const bool above = lo >= 2 && mask.at<uint8_t>(lo - 2, x);
+        const bool below = hi + 2 < mask.rows && mask.at<uint8_t>(hi + 2, x);
+        if (above || below) continue;
+        for (int y = lo; y <= hi; ++y)
+          if (mask.at<uint8_t>(y, x)) erase.at<uint8_t>(y, x) = 255;
+      }
+    }
+    y0 = y1;
+  }
+  if (cv::countNonZero(erase) == 0) return;
+  // The lines' pixels (and their soft edges, grown by the stroke) leave every image of the map.
+  cv::Mat wide;
+  cv::dilate(erase, wide, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)));
+  m.ink.setTo(0.0f, wide);
+  mask.setTo(0, erase);
+  m.labels.setTo(0, erase);
+  // Pieces counted again on the kept ink; specks stay labelled for the separators (marks_find).
+  cv::Mat stats, kept_labels;
+  const int n = ink_detail::components_label(mask, kept_labels, stats);
+  std::vector<InkComponent> kept;
+  int max_area = 0;
+  for (int i = 1; i < n; ++i) max_area = std::max(max_area, stats.at<int>(i, cv::CC_STAT_AREA));
+  const int offset = [&] {
+    double top = 0;
+    cv::minMaxLoc(m.labels, nullptr, &top);
+    return int(top);
+  }();
+  std::vector<uint8_t> keep(size_t(std::max(n, 1)), 0);
+  for (int i = 1; i < n; ++i) {
+    InkComponent c;
+    c.label = offset + i;
+    c.area = stats.at<int>(i, cv::CC_STAT_AREA);
+    c.box = cv::Rect(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
+                     stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
+    if (std::max(c.box.width, c.box.height) < 3 || c.area < 0.03 * max_area) continue;
+    keep[size_t(i)] = 1;
+    kept.push_back(c);
+  }
+  for (int y = 0; y < mask.rows; ++y) {
+    const int* k = kept_labels.ptr<int>(y);
+    int* lab = m.labels.ptr<int>(y);
+    uint8_t* mk = mask.ptr<uint8_t>(y);
+    for (int x = 0; x < mask.cols; ++x) {
+      if (k[x] > 0 && keep[size_t(k[x])]) {
+        lab[x] = offset + k[x];
+      } else if (mk[x]) {
+        mk[x] = 0;  // a sliver the line left: ink still, no piece
+      }
+    }
+  }
+  std::sort(kept.begin(), kept.end(),
+            [](const InkComponent& a, const InkComponent& b) { return a.area > b.area; });
+  m.components = std::move(kept);
+}
+
 }  // namespace
 
 std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify) {
@@ -888,6 +1031,8 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
   const cv::Size image_size = m.image_size;
   const double tilt = row_tilt(m);
   const cv::Mat back = tilt != 0.0 ? ink_rotate(m, tilt) : cv::Mat();
+  rules_drop(m);
+  if (m.components.empty()) throw NoInkError("no digits found in the image");
   std::vector<Group> groups = groups_merge(m);
 
   // Marks much shorter than the tallest digit (dashes, dots, smudges) are not digits; those that

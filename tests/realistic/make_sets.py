@@ -1,6 +1,6 @@
-"""Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits level
-and tilted, photos on ruled and squared paper, photos of a note on a desk) from the MNIST *test* digits only, deterministically (fixed seed), each
-with a labels.csv (file,label).
+"""Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits level,
+tilted and underlined, photos on ruled and squared paper, photos of a note on a desk) from the
+MNIST *test* digits only, deterministically (fixed seed), each with a labels.csv (file,label).
 Run by tests/realistic/run.sh; usage: /usr/bin/python3 make_sets.py OUT_DIR (needs SCRAWL_DATA)."""
 import argparse
 import math
@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 SEED = 20240605
-SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6, "desk": 7}
+SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6, "desk": 7,
+           "underlined": 8}
 
 
 # ---- MNIST ----
@@ -424,11 +425,29 @@ def make_canvas(d, rng, style):
     return canvas_render(alpha, rng, style)
 
 
-def make_number(digits, rng, touching, tilt=None):
+def underline_draw(alpha, rng, h):
+    """A pen line under the row, in place: 0.06-0.12 h thick, from a little before the first ink
+    to a little after the last, sloping up to 2%, from 0.15 h below the lowest foot to slightly
+    through it."""
+    on = alpha > 0.5
+    ys, xs = np.nonzero(on.any(1))[0], np.nonzero(on.any(0))[0]
+    t = rng.uniform(0.06, 0.12) * h
+    y0 = ys.max() + rng.uniform(-0.02, 0.15) * h + t / 2
+    x0 = max(0, int(xs.min() - rng.uniform(0, 0.2) * h))
+    x1 = min(alpha.shape[1], int(xs.max() + rng.uniform(0, 0.2) * h))
+    slope = rng.uniform(-0.02, 0.02)
+    yy = np.arange(alpha.shape[0], dtype=np.float32)[:, None]
+    xx = np.arange(x0, x1, dtype=np.float32)[None, :]
+    centre = y0 + slope * (xx - x0)
+    line = np.clip(t / 2 + 0.7 - np.abs(yy - centre), 0, 1)  # soft edges about a pixel wide
+    alpha[:, x0:x1] = np.maximum(alpha[:, x0:x1], line)
+
+
+def make_number(digits, rng, touching, tilt=None, underline=False):
     """A row of digits: common height 24-110 px with per-digit size and baseline jitter, gaps
     measured ink to ink (so 0 means the strokes just touch, below 0 they cross slightly). The
     row is turned up to 4 degrees, or by `tilt` degrees (a number photographed askew, or drawn
-    uphill on a canvas)."""
+    uphill on a canvas). With `underline`, a pen line is drawn under it (an amount)."""
     h = log_uniform(rng, 24, 110)
     thr, edge_px = rng.uniform(0.3, 0.6), rng.uniform(1.2, 3.0)
     canvas_style = rng.random() < 0.15
@@ -481,6 +500,8 @@ def make_number(digits, rng, touching, tilt=None):
     alpha = np.zeros((row_h, W), np.float32)
     for p, x, y in placed:
         place(alpha, p, x, y)
+    if underline:
+        underline_draw(alpha, rng, h)
     if canvas_style:
         if tilt is not None:
             alpha = rotate_f(alpha, tilt, expand=True)
@@ -508,6 +529,8 @@ def main():
                     help="photos on ruled and squared paper (half each)")
     ap.add_argument("--tilted", type=int, default=150,
                     help="rows of digits turned 6-15 degrees either way")
+    ap.add_argument("--underlined", type=int, default=120,
+                    help="rows of 3-10 digits with a pen line under them")
     ap.add_argument("--desk", type=int, default=300,
                     help="photos of a note on a desk (a fifth running off the photo)")
     ap.add_argument("--data", default=os.environ.get("SCRAWL_DATA"),
@@ -606,6 +629,25 @@ def main():
     write_labels(os.path.join(args.out, "tilted"), rows)
 
     rows = []
+    pos = len(tilted_pool) // 2  # the far half of the tilted rows' pool: unused there
+    for i in range(args.underlined):
+        rng = rng_for("underlined", i)
+        n = int(rng.integers(3, 11))
+        ks = tilted_pool[np.arange(pos, pos + n) % len(tilted_pool)]
+        pos += n
+        touching = i % 3 == 0
+        label = "".join(str(int(labels[k])) for k in ks)
+        img, ext = make_number([images[k] for k in ks], rng, touching, underline=True)
+        fn = f"underlined_{i:04d}{'_touching' if touching else ''}.{ext}"
+        path = os.path.join(args.out, "underlined", fn)
+        if ext == "jpg":
+            jpeg_save(img, path, rng)
+        else:
+            img.save(path, compress_level=6)
+        rows.append((fn, label))
+    write_labels(os.path.join(args.out, "underlined"), rows)
+
+    rows = []
     for i, k in enumerate(desk_idx):
         rng = rng_for("desk", i)
         cut = i % 5 == 4
@@ -615,7 +657,8 @@ def main():
     write_labels(os.path.join(args.out, "desk"), rows)
 
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
-          f"{args.numbers} numbers ({args.tilted} tilted), {args.lined} on lined paper, "
+          f"{args.numbers} numbers ({args.tilted} tilted, {args.underlined} underlined), "
+          f"{args.lined} on lined paper, "
           f"{args.desk} on a desk "
           f"in {time.time() - t0:.1f}s -> {args.out}", file=sys.stderr)
 

@@ -727,6 +727,31 @@ TEST(VisionSheet, NoSheetWhereThereIsNone) {
   EXPECT_FALSE(sheet_find(tiny).has_value());
 }
 
+// An underlined amount (a pen line under the row, clear of it or touching its feet, a little
+// sloped) reads as its digits: the line is no digit and joins none.
+TEST(VisionNumber, UnderlinedRowIsReadWithoutItsLine) {
+  const std::string digits = "4096";
+  for (int gap : {10, 0}) {
+    SCOPED_TRACE(gap);
+    cv::Mat img = row_draw(digits, 80);
+    int foot = 0;  // the lowest row of ink
+    for (int y = 0; y < img.rows; ++y)
+      if (cv::countNonZero(img.row(y) < 128) > 0) foot = y;
+    const int y = foot + gap;
+    cv::line(img, {15, y + 3}, {img.cols - 15, y - 3}, cv::Scalar(0), 6, cv::LINE_AA);
+    std::vector<DigitCrop> crops = number_segment(img);
+    ASSERT_EQ(crops.size(), digits.size());
+    for (size_t i = 0; i < crops.size(); ++i) {
+      SCOPED_TRACE(i);
+      EXPECT_GT(similarity(crops[i].pixels, reference(digits.substr(i, 1))), 0.85);
+      // Not the line: no wider than the digit's own cell, and no lower than the line's foot (a
+      // digit resting on the line keeps the bit under its own stroke).
+      EXPECT_LT(crops[i].box.w, 80);
+      EXPECT_LE(crops[i].box.y + crops[i].box.h, y + 7);
+    }
+  }
+}
+
 TEST(VisionNumber, PiecesOfOneDigitStayTogetherAndSpecksAreIgnored) {
   cv::Mat img = row_draw("2024", 90);
   // Break the first "2" across its diagonal and the "4" across its upright.

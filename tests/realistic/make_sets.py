@@ -519,6 +519,30 @@ def write_labels(folder, rows):
     os.replace(tmp, os.path.join(folder, "labels.csv"))
 
 
+def number_set(out, name, prefix, count, pool, pos, images, labels, min_digits=2, extra=None):
+    """Rows of min_digits-10 digits taken in turn from pool (from pos), every third touching,
+    written to out/name as prefix_NNNN[_touching].jpg|png with their labels. extra(rng) gives
+    more arguments for make_number (drawn after the row's length and digits)."""
+    rows = []
+    for i in range(count):
+        rng = rng_for(name, i)
+        n = int(rng.integers(min_digits, 11))
+        ks = pool[np.arange(pos, pos + n) % len(pool)]
+        pos += n
+        touching = i % 3 == 0  # a third of the rows have touching digits
+        kwargs = extra(rng) if extra else {}
+        label = "".join(str(int(labels[k])) for k in ks)
+        img, ext = make_number([images[k] for k in ks], rng, touching, **kwargs)
+        fn = f"{prefix}_{i:04d}{'_touching' if touching else ''}.{ext}"
+        path = os.path.join(out, name, fn)
+        if ext == "jpg":
+            jpeg_save(img, path, rng)
+        else:
+            img.save(path, compress_level=6)
+        rows.append((fn, label))
+    write_labels(os.path.join(out, name), rows)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out", help="output folder (photos/, canvas/, numbers/, mnist/ go inside)")
@@ -580,24 +604,7 @@ def main():
         rows.append((fn, int(labels[k])))
     write_labels(os.path.join(args.out, "canvas"), rows)
 
-    rows = []
-    pos = 0
-    for i in range(args.numbers):
-        rng = rng_for("numbers", i)
-        n = int(rng.integers(2, 11))
-        ks = number_pool[np.arange(pos, pos + n) % len(number_pool)]
-        pos += n
-        touching = i % 3 == 0  # a third of the rows have touching digits
-        label = "".join(str(int(labels[k])) for k in ks)
-        img, ext = make_number([images[k] for k in ks], rng, touching)
-        fn = f"number_{i:04d}{'_touching' if touching else ''}.{ext}"
-        path = os.path.join(args.out, "numbers", fn)
-        if ext == "jpg":
-            jpeg_save(img, path, rng)
-        else:
-            img.save(path, compress_level=6)
-        rows.append((fn, label))
-    write_labels(os.path.join(args.out, "numbers"), rows)
+    number_set(args.out, "numbers", "number", args.numbers, number_pool, 0, images, labels)
 
     rows = []
     for i, k in enumerate(lined_idx):
@@ -608,44 +615,12 @@ def main():
         rows.append((fn, int(labels[k])))
     write_labels(os.path.join(args.out, "lined"), rows)
 
-    rows = []
-    pos = 0
-    for i in range(args.tilted):
-        rng = rng_for("tilted", i)
-        n = int(rng.integers(2, 11))
-        ks = tilted_pool[np.arange(pos, pos + n) % len(tilted_pool)]
-        pos += n
-        touching = i % 3 == 0
-        tilt = float(rng.uniform(6, 15) * rng.choice([-1, 1]))
-        label = "".join(str(int(labels[k])) for k in ks)
-        img, ext = make_number([images[k] for k in ks], rng, touching, tilt)
-        fn = f"tilted_{i:04d}{'_touching' if touching else ''}.{ext}"
-        path = os.path.join(args.out, "tilted", fn)
-        if ext == "jpg":
-            jpeg_save(img, path, rng)
-        else:
-            img.save(path, compress_level=6)
-        rows.append((fn, label))
-    write_labels(os.path.join(args.out, "tilted"), rows)
-
-    rows = []
-    pos = len(tilted_pool) // 2  # the far half of the tilted rows' pool: unused there
-    for i in range(args.underlined):
-        rng = rng_for("underlined", i)
-        n = int(rng.integers(3, 11))
-        ks = tilted_pool[np.arange(pos, pos + n) % len(tilted_pool)]
-        pos += n
-        touching = i % 3 == 0
-        label = "".join(str(int(labels[k])) for k in ks)
-        img, ext = make_number([images[k] for k in ks], rng, touching, underline=True)
-        fn = f"underlined_{i:04d}{'_touching' if touching else ''}.{ext}"
-        path = os.path.join(args.out, "underlined", fn)
-        if ext == "jpg":
-            jpeg_save(img, path, rng)
-        else:
-            img.save(path, compress_level=6)
-        rows.append((fn, label))
-    write_labels(os.path.join(args.out, "underlined"), rows)
+    number_set(args.out, "tilted", "tilted", args.tilted, tilted_pool, 0, images, labels,
+               extra=lambda rng: {"tilt": float(rng.uniform(6, 15) * rng.choice([-1, 1]))})
+    # The far half of the tilted rows' pool: unused there.
+    number_set(args.out, "underlined", "underlined", args.underlined, tilted_pool,
+               len(tilted_pool) // 2, images, labels, min_digits=3,
+               extra=lambda rng: {"underline": True})
 
     rows = []
     for i, k in enumerate(desk_idx):

@@ -97,10 +97,11 @@ DigitCrop digit_preprocess(const cv::Mat& image);
 
 // A sheet of paper lying on something darker (a photo of a note on a desk): its four corners in
 // image pixels (top-left, top-right, bottom-right, bottom-left), taken a little inside its
-// edge. Found as the largest bright region of the image when that region is a convex
-// quadrilateral clear of the frame, covering 8-92% of it, much brighter than what lies around it
-// and holding something darker (ink) inside. nullopt when there is no such sheet: paper filling
-// the frame, a drawing carried in alpha, images under 64 px a side. See sheet.cpp.
+// edge. Found as the largest region that is not the surface the frame's edge shows, when it is a
+// convex quadrilateral (clear of the frame, or running off one side of it with nothing written
+// beyond it), covering 8-92% of the image, much brighter than what lies around it and holding
+// ink, or blank on a surface that is no black canvas. nullopt when there is no such sheet: paper
+// filling the frame, a drawing carried in alpha, images under 64 px a side. See sheet.cpp.
 std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image);
 
 // The image digit and number mode read: the sheet, warped flat and square to the view (which

@@ -137,7 +137,7 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   }
   const int sides = (off[0] > 0) + (off[1] > 0) + (off[2] > 0) + (off[3] > 0);
   if (sides > 1 || off[0] + off[1] + off[2] + off[3] > 2) return std::nullopt;
-  if (sides == 1) {
+  auto written_outside = [&] {
     cv::Mat beyond = cv::Mat::zeros(grey.size(), CV_8U);
     cv::fillConvexPoly(beyond, quad, cv::Scalar(255));
     cv::dilate(beyond, beyond, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(7, 7)));
@@ -152,10 +152,13 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
         written += g[x] < dark_below;
       }
     }
-    if (written > outside / 500) return std::nullopt;
-  }
+    return written > outside / 500;
+  };
+  if (sides == 1 && written_outside()) return std::nullopt;
   // Much brighter than its surroundings, and holding ink (a bright stroke on a dark canvas
-  // holds nothing darker).
+  // holds nothing darker) or else blank on a desk: a surface that is no black canvas (grey 20 or
+  // more) with nothing written on it either. A blank sheet is then read, as "no ink", rather
+  // than its edges.
   cv::Mat inside = cv::Mat::zeros(grey.size(), CV_8U);
   cv::fillConvexPoly(inside, quad, cv::Scalar(255));
   cv::Mat core, around;
@@ -175,7 +178,7 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
       dark += g[x] < ink_level;
     }
   }
-  if (dark < std::max(3, n / 1000)) return std::nullopt;
+  if (dark < std::max(3, n / 1000) && (rest < 20 || written_outside())) return std::nullopt;
 
   // Corners in order (top-left has the smallest x + y, bottom-right the largest; top-right the
   // largest x - y), in image pixels, moved inwards off the sheet's edge.

@@ -674,6 +674,12 @@ TEST(VisionSheet, NoteOnADeskIsReadAsTheNote) {
   EXPECT_NEAR(crop.box.x + crop.box.w / 2.0, centre.x, 12);
   EXPECT_NEAR(crop.box.y + crop.box.h / 2.0, centre.y, 12);
 
+  // A blank note on the desk is a sheet with no ink, not its edges read as a digit.
+  const cv::Mat blank = on_desk(cv::Mat(200, 200, CV_8U, cv::Scalar(255)), 7.0, &truth);
+  EXPECT_TRUE(sheet_find(blank).has_value());
+  EXPECT_THROW(digit_preprocess(blank), NoInkError);
+  EXPECT_THROW(number_segment(blank), NoInkError);
+
   // Running off the bottom of the photo: still the sheet (nothing is written on the desk). Its
   // visible part has lost a corner, so the warp is only near square: a little less alike.
   const cv::Mat cut = photo(cv::Rect(0, 0, photo.cols, int(truth[2].y) - 15)).clone();

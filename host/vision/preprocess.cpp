@@ -884,8 +884,8 @@ cv::Mat ink_rotate(InkMap& m, double deg) {
 // digits are 1.3 wide). Left in, it joins the digits it touches into one piece and passes for a
 // wide digit of its own. Its pixels are taken out of the ink, except where a digit's stroke
 // continues above or below it (a foot resting on the line, a stem crossing it), and the pieces
-// are counted again. A band of such runs thicker than 0.4 digit heights (a line sloping across a
-// long row spans some) is no line and is kept.
+// are counted again. Runs thicker than 0.3 digit heights, or sloping more than 1 in 10, are no
+// line and are kept.
 // Only a band with at most 5% of the ink below it (and below as much again: the rest of a line
 // whose runs are shorter) counts: two digits whose bars touch make a
 // long run too, at mid-height. Digit heights: the median height of the pieces that are not
@@ -905,7 +905,7 @@ void rules_drop(InkMap& m) {
   std::nth_element(heights.begin(), heights.begin() + long(heights.size() / 2), heights.end());
   const int h = heights[heights.size() / 2];
   const int min_run = std::max(8, int(std::lround(1.6 * h)));
-  const int max_band = std::max(2, int(std::lround(0.4 * h)));
+  const int max_band = std::max(2, int(std::lround(0.3 * h)));
   cv::Mat& mask = m.mask;
   // Rows holding a long run, and the run's columns (runs of kept ink only).
   std::vector<std::vector<std::pair<int, int>>> runs(size_t(mask.rows));
@@ -935,10 +935,11 @@ void rules_drop(InkMap& m) {
     while (y1 < mask.rows && !runs[size_t(y1)].empty()) ++y1;
     int below = 0;
     for (int y = y1 + std::max(2, y1 - y0); y < mask.rows; ++y) below += cv::countNonZero(mask.row(y));
-    if (y1 - y0 <= max_band && below <= ink_total / 20) {
-      // The line through the runs' pixels (least squares, y on x) and its mean thickness; then
-      // followed both ways while ink lies on it (a gap of 3 columns ends it). Each column of it
-      // is erased unless ink goes on just above or just below (a digit's foot or stem).
+    if (below <= ink_total / 20) {
+      // The line through the runs' pixels (least squares, y on x) and its mean thickness (a line
+      // sloping across a long row spans a band of rows thicker than itself); then followed both
+      // ways while ink lies on it (a gap of 3 columns ends it). Each column of it is erased
+      // unless ink goes on just above or just below (a digit's foot or stem).
       double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
       int xa = mask.cols, xb = -1;
       for (int y = y0; y < y1; ++y)
@@ -949,7 +950,12 @@ void rules_drop(InkMap& m) {
       const double den = n * sxx - sx * sx;
       const double slope = den > 0 ? (n * sxy - sx * sy) / den : 0.0;
       const double icept = (sy - slope * sx) / n;
-      const double half = 0.5 * n / std::max(1, xb - xa + 1) + 1.0;
+      const double thick = n / std::max(1, xb - xa + 1);
+      if (thick > max_band || std::abs(slope) > 0.1) {
+        y0 = y1;
+        continue;
+      }
+      const double half = 0.5 * thick + 1.0;
       auto span = [&](int x) {  // rows [lo, hi] of the line at column x
         const double c = icept + slope * x;
         return std::pair<int, int>(std::max(0, int(std::floor(c - half))),

@@ -884,13 +884,12 @@ cv::Mat ink_rotate(InkMap& m, double deg) {
 // digits are 1.3 wide). Left in, it joins the digits it touches into one piece and passes for a
 // wide digit of its own. Its pixels are taken out of the ink, except where a digit's stroke
 // continues above or below it (a foot resting on the line, a stem crossing it), and the pieces
-// are counted again. Runs thicker than 0.3 digit heights, or sloping more than 1 in 10, are no
-// line and are kept.
-// Only a band with at most 5% of the ink below it (and below as much again: the rest of a line
-// whose runs are shorter) counts: two digits whose bars touch make a
-// long run too, at mid-height. Digit heights: the median height of the pieces that are not
-// themselves wide and thin, nor under half the tallest of those (fragments); with none such (the
-// line joins every digit), the pieces' own.
+// are counted again. Runs thicker than 0.3 digit heights on average, or sloping more than 1 in
+// 10, are no line and are kept; so is a band of runs with more than 5% of the ink below it (and
+// below as much again: the rest of a line whose runs are shorter), where two digits whose bars
+// touch make a long run too, at mid-height. Digit heights: the median height of the pieces that
+// are not themselves wide and thin, nor under half the tallest of those (fragments); with none
+// such (the line joins every digit), the pieces' own.
 void rules_drop(InkMap& m) {
   if (m.components.empty()) return;
   int tallest = 0;
@@ -905,7 +904,7 @@ void rules_drop(InkMap& m) {
   std::nth_element(heights.begin(), heights.begin() + long(heights.size() / 2), heights.end());
   const int h = heights[heights.size() / 2];
   const int min_run = std::max(8, int(std::lround(1.6 * h)));
-  const int max_band = std::max(2, int(std::lround(0.3 * h)));
+  const int max_thick = std::max(2, int(std::lround(0.3 * h)));
   cv::Mat& mask = m.mask;
   // Rows holding a long run, and the run's columns (runs of kept ink only).
   std::vector<std::vector<std::pair<int, int>>> runs(size_t(mask.rows));
@@ -951,7 +950,7 @@ void rules_drop(InkMap& m) {
       const double slope = den > 0 ? (n * sxy - sx * sy) / den : 0.0;
       const double icept = (sy - slope * sx) / n;
       const double thick = n / std::max(1, xb - xa + 1);
-      if (thick > max_band || std::abs(slope) > 0.1) {
+      if (thick > max_thick || std::abs(slope) > 0.1) {
         y0 = y1;
         continue;
       }

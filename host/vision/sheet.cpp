@@ -133,7 +133,10 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   // leave nothing much darker than the surface (beyond its grain) outside it.
   int off[4] = {0, 0, 0, 0};  // vertices on the left, top, right, bottom edge of the frame
   for (const cv::Point& p : quad) {
-    off[0] += p.x < 2, off[1] += p.y < 2, off[2] += p.x > grey.cols - 3, off[3] += p.y > grey.rows - 3;
+    off[0] += int(p.x < 2);
+    off[1] += int(p.y < 2);
+    off[2] += int(p.x > grey.cols - 3);
+    off[3] += int(p.y > grey.rows - 3);
   }
   const int sides = (off[0] > 0) + (off[1] > 0) + (off[2] > 0) + (off[3] > 0);
   if (sides > 1 || off[0] + off[1] + off[2] + off[3] > 2) return std::nullopt;

@@ -816,8 +816,7 @@ double row_tilt(const InkMap& m) {
     const double b = spread(deg, false);
     if (b < best_band) best_band = b, best = deg;
   }
-  if (std::abs(best) < 3.0 || best_band > 0.85 * level_band ||
-      spread(best, true) < 1.2 * best_band)
+  if (std::abs(best) < 3.0 || best_band > 0.85 * level_band || spread(best, true) < 1.2 * best_band)
     return 0.0;
   return best;
 }
@@ -829,11 +828,11 @@ double row_tilt(const InkMap& m) {
 // the turned working frame back to the original one.
 cv::Mat ink_rotate(InkMap& m, double deg) {
   const cv::Size size = m.ink.size();
-  cv::Mat fwd = cv::getRotationMatrix2D(cv::Point2f(size.width / 2.0f, size.height / 2.0f), deg,
-                                        1.0);
-  const cv::Rect2f bound =
-      cv::RotatedRect(cv::Point2f(size.width / 2.0f, size.height / 2.0f), cv::Size2f(size), float(-deg))
-          .boundingRect2f();
+  cv::Mat fwd =
+      cv::getRotationMatrix2D(cv::Point2f(size.width / 2.0f, size.height / 2.0f), deg, 1.0);
+  const cv::Rect2f bound = cv::RotatedRect(cv::Point2f(size.width / 2.0f, size.height / 2.0f),
+                                           cv::Size2f(size), float(-deg))
+                               .boundingRect2f();
   fwd.at<double>(0, 2) -= bound.x;
   fwd.at<double>(1, 2) -= bound.y;
   const cv::Size out(int(std::ceil(bound.width)), int(std::ceil(bound.height)));
@@ -873,7 +872,8 @@ cv::Mat ink_rotate(InkMap& m, double deg) {
     kept.push_back(c);
   }
   m.components = std::move(kept);
-  m.image_size = cv::Size(int(std::ceil(out.width / m.scale)), int(std::ceil(out.height / m.scale)));
+  m.image_size =
+      cv::Size(int(std::ceil(out.width / m.scale)), int(std::ceil(out.height / m.scale)));
   cv::Mat back;
   cv::invertAffineTransform(fwd, back);
   return back;
@@ -897,7 +897,8 @@ void rules_drop(InkMap& m) {
     if (c.box.width < 3 * c.box.height) tallest = std::max(tallest, c.box.height);
   std::vector<int> heights;
   for (const InkComponent& c : m.components)
-    if (c.box.width < 3 * c.box.height && 2 * c.box.height >= tallest) heights.push_back(c.box.height);
+    if (c.box.width < 3 * c.box.height && 2 * c.box.height >= tallest)
+      heights.push_back(c.box.height);
   if (heights.empty()) {  // one wide piece: the line with every digit on it
     for (const InkComponent& c : m.components) heights.push_back(c.box.height);
   }
@@ -933,7 +934,8 @@ void rules_drop(InkMap& m) {
     int y1 = y0;
     while (y1 < mask.rows && !runs[size_t(y1)].empty()) ++y1;
     int below = 0;
-    for (int y = y1 + std::max(2, y1 - y0); y < mask.rows; ++y) below += cv::countNonZero(mask.row(y));
+    for (int y = y1 + std::max(2, y1 - y0); y < mask.rows; ++y)
+      below += cv::countNonZero(mask.row(y));
     if (below <= ink_total / 20) {
       // The line through the runs' pixels (least squares, y on x) and its mean thickness (a line
       // sloping across a long row spans a band of rows thicker than itself); then followed both
@@ -943,7 +945,8 @@ void rules_drop(InkMap& m) {
       int xa = mask.cols, xb = -1;
       for (int y = y0; y < y1; ++y)
         for (auto [a, b] : runs[size_t(y)]) {
-          for (int x = a; x < b; ++x) n += 1, sx += x, sy += y, sxx += double(x) * x, sxy += double(x) * y;
+          for (int x = a; x < b; ++x)
+            n += 1, sx += x, sy += y, sxx += double(x) * x, sxy += double(x) * y;
           xa = std::min(xa, a), xb = std::max(xb, b - 1);
         }
       const double den = n * sxx - sx * sx;

@@ -107,9 +107,9 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image);
 // The image digit and number mode read: the sheet, warped flat and square to the view (which
 // also turns the writing upright with the sheet), or the image itself when there is none.
 struct SheetView {
-  cv::Mat image;           // what ink_find reads
-  cv::Mat back;            // 3x3 homography from view pixels to image pixels; empty: the same
-  cv::Size image_size;     // the input's size
+  cv::Mat image;        // what ink_find reads
+  cv::Mat back;         // 3x3 homography from view pixels to image pixels; empty: the same
+  cv::Size image_size;  // the input's size
   Box to_image(const Box& b) const;  // a box of the view -> the box around it in the input
 };
 SheetView sheet_view(const cv::Mat& image);

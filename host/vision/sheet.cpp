@@ -55,8 +55,9 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   }
   const double f = double(kLookSide) / std::max(img8.cols, img8.rows);
   cv::Mat small, grey;
-  cv::resize(img8, small, cv::Size(std::max(1, int(std::lround(img8.cols * f))),
-                                   std::max(1, int(std::lround(img8.rows * f)))),
+  cv::resize(img8, small,
+             cv::Size(std::max(1, int(std::lround(img8.cols * f))),
+                      std::max(1, int(std::lround(img8.rows * f)))),
              0, 0, cv::INTER_AREA);
   if (small.channels() == 3) {
     cv::cvtColor(small, grey, cv::COLOR_BGR2GRAY);
@@ -75,7 +76,8 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   std::vector<float> dev;
   for (int y = 0; y < grey.rows; ++y)
     for (int x = 0; x < grey.cols; ++x)
-      if (frame.at<uint8_t>(y, x)) dev.push_back(std::abs(float(grey.at<uint8_t>(y, x)) - float(surface)));
+      if (frame.at<uint8_t>(y, x))
+        dev.push_back(std::abs(float(grey.at<uint8_t>(y, x)) - float(surface)));
   const double tol = std::max(20.0, 3.0 * 1.4826 * ink_detail::quantile_select(dev, 0.5));
   std::array<uint32_t, 256> hist{};
   for (int y = 0; y < grey.rows; ++y)
@@ -187,8 +189,9 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   // largest x - y), in image pixels, moved inwards off the sheet's edge.
   std::array<cv::Point2f, 4> c;
   auto by = [&](auto key) {
-    return *std::min_element(quad.begin(), quad.end(),
-                             [&](const cv::Point& a, const cv::Point& b) { return key(a) < key(b); });
+    return *std::min_element(quad.begin(), quad.end(), [&](const cv::Point& a, const cv::Point& b) {
+      return key(a) < key(b);
+    });
   };
   c[0] = by([](const cv::Point& p) { return p.x + p.y; });
   c[1] = by([](const cv::Point& p) { return p.y - p.x; });

@@ -577,7 +577,8 @@ cv::Mat turned(const cv::Mat& img, double deg, cv::Mat* fwd) {
   fwd->at<double>(0, 2) -= bound.x;
   fwd->at<double>(1, 2) -= bound.y;
   cv::Mat out;
-  cv::warpAffine(img, out, *fwd, cv::Size(int(std::ceil(bound.width)), int(std::ceil(bound.height))),
+  cv::warpAffine(img, out, *fwd,
+                 cv::Size(int(std::ceil(bound.width)), int(std::ceil(bound.height))),
                  cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(255));
   return out;
 }
@@ -598,10 +599,10 @@ TEST(VisionNumber, TiltedRowIsReadLevel) {
       // stand, turned 9-14 degrees, these digits score 0.71 to 0.87).
       EXPECT_GT(similarity(crops[i].pixels, reference(digits.substr(i, 1))), 0.9);
       // The box is around the digit where the turned image has it.
-      const double cx = fwd.at<double>(0, 0) * centres[i] + fwd.at<double>(0, 1) * 80 +
-                        fwd.at<double>(0, 2);
-      const double cy = fwd.at<double>(1, 0) * centres[i] + fwd.at<double>(1, 1) * 80 +
-                        fwd.at<double>(1, 2);
+      const double cx =
+          fwd.at<double>(0, 0) * centres[i] + fwd.at<double>(0, 1) * 80 + fwd.at<double>(0, 2);
+      const double cy =
+          fwd.at<double>(1, 0) * centres[i] + fwd.at<double>(1, 1) * 80 + fwd.at<double>(1, 2);
       const Box& b = crops[i].box;
       EXPECT_NEAR(b.x + b.w / 2.0, cx, 10);
       EXPECT_NEAR(b.y + b.h / 2.0, cy, 10);
@@ -634,9 +635,9 @@ cv::Mat on_desk(const cv::Mat& paper, double deg, std::array<cv::Point2f, 4>* co
       const float shade = 1.0f - 0.3f * x / float(paper.cols);  // darker to the right
       // Pale ink: reflectance 0.45 against the paper's 0.95, a ballpoint's blue-grey.
       const float v = (0.45f + 0.5f * paper.at<uint8_t>(y, x) / 255.0f) * shade * 255.0f;
-      lit.at<cv::Vec3b>(y, x) = cv::Vec3b(cv::saturate_cast<uint8_t>(v * 0.95f),
-                                          cv::saturate_cast<uint8_t>(v),
-                                          cv::saturate_cast<uint8_t>(v));
+      lit.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(cv::saturate_cast<uint8_t>(v * 0.95f), cv::saturate_cast<uint8_t>(v),
+                    cv::saturate_cast<uint8_t>(v));
     }
   cv::Mat fwd = cv::getRotationMatrix2D(cv::Point2f(paper.cols / 2.0f, paper.rows / 2.0f), deg, 1);
   fwd.at<double>(0, 2) += (size.width - paper.cols) / 2.0;
@@ -645,12 +646,16 @@ cv::Mat on_desk(const cv::Mat& paper, double deg, std::array<cv::Point2f, 4>* co
   cv::warpAffine(lit, sheet, fwd, size, cv::INTER_LINEAR);
   cv::warpAffine(cv::Mat(paper.size(), CV_8U, cv::Scalar(255)), mask, fwd, size, cv::INTER_NEAREST);
   sheet.copyTo(desk, mask);
-  const cv::Point2f flat[4] = {{0, 0}, {float(paper.cols), 0},
-                               {float(paper.cols), float(paper.rows)}, {0, float(paper.rows)}};
+  const cv::Point2f flat[4] = {{0, 0},
+                               {float(paper.cols), 0},
+                               {float(paper.cols), float(paper.rows)},
+                               {0, float(paper.rows)}};
   for (int i = 0; i < 4; ++i) {
-    (*corners)[size_t(i)] = cv::Point2f(
-        float(fwd.at<double>(0, 0) * flat[i].x + fwd.at<double>(0, 1) * flat[i].y + fwd.at<double>(0, 2)),
-        float(fwd.at<double>(1, 0) * flat[i].x + fwd.at<double>(1, 1) * flat[i].y + fwd.at<double>(1, 2)));
+    (*corners)[size_t(i)] =
+        cv::Point2f(float(fwd.at<double>(0, 0) * flat[i].x + fwd.at<double>(0, 1) * flat[i].y +
+                          fwd.at<double>(0, 2)),
+                    float(fwd.at<double>(1, 0) * flat[i].x + fwd.at<double>(1, 1) * flat[i].y +
+                          fwd.at<double>(1, 2)));
   }
   return desk;
 }
@@ -709,8 +714,8 @@ TEST(VisionSheet, NoSheetWhereThereIsNone) {
   // the 7 written in the shadow is writing outside the lit part (which holds a 4), so that is no
   // sheet on a desk.
   cv::Mat written;
-  cv::min(text_draw("7", {200, 200}, {100, 45}, 2.0, 8), text_draw("4", {200, 200}, {100, 150}, 2.0, 8),
-          written);
+  cv::min(text_draw("7", {200, 200}, {100, 45}, 2.0, 8),
+          text_draw("4", {200, 200}, {100, 150}, 2.0, 8), written);
   cv::Mat band = colourise(written, cv::Scalar(30, 30, 30), cv::Scalar(230, 235, 235));
   cv::Mat dim;
   cv::multiply(band, cv::Scalar(0.35, 0.35, 0.35), dim);

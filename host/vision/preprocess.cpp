@@ -662,6 +662,85 @@ void drop_frame_blobs(InkMap& m) {
   });
 }
 
+// A box drawn around the writing (an amount box, a form's field): a piece whose pixels all lie
+// along the four sides of the smallest (turned) rectangle around it, each side drawn along most
+// of its length, with other ink inside it (at least a tenth of its own). Every test of ink takes it for writing: it
+// joins the digits into one group and becomes the crop. It is dropped; a box that touches a
+// digit is one piece with it and is left (the digit's strokes are not along the sides). A
+// rectangular 0 holds no ink of its own.
+void boxes_drop(InkMap& m) {
+  if (m.components.size() < 2) return;
+  std::vector<int> drop;
+  for (const InkComponent& c : m.components) {
+    const cv::Rect& b = c.box;
+    if (b.width < 8 || b.height < 8) continue;
+    // The smallest turned rectangle around the piece (a box on a row turned a few degrees).
+    std::vector<cv::Point> pts;
+    for (int y = b.y; y < b.y + b.height; ++y) {
+      const int* lab = m.labels.ptr<int>(y);
+      for (int x = b.x; x < b.x + b.width; ++x)
+        if (lab[x] == c.label) pts.emplace_back(x, y);
+    }
+    const cv::RotatedRect r = cv::minAreaRect(pts);
+    cv::Point2f corner[4];
+    r.points(corner);
+    const std::vector<cv::Point2f> rect(corner, corner + 4);
+    int held = 0;
+    for (const InkComponent& o : m.components) {
+      if (o.label == c.label) continue;
+      const cv::Rect& q = o.box;
+      bool in = true;
+      for (const cv::Point2f p : {cv::Point2f(float(q.x), float(q.y)),
+                                  cv::Point2f(float(q.br().x), float(q.y)),
+                                  cv::Point2f(float(q.x), float(q.br().y)),
+                                  cv::Point2f(float(q.br().x), float(q.br().y))})
+        in = in && cv::pointPolygonTest(rect, p, false) > 0;
+      if (in) held += o.area;
+    }
+    if (held < c.area / 10) continue;
+    // Pixels within d of a side, and how much of each side has them.
+    const float w2 = r.size.width / 2, h2 = r.size.height / 2;
+    const float d = std::max(3.0f, 0.12f * std::min(r.size.width, r.size.height));
+    const float a = r.angle * float(CV_PI) / 180.0f, ca = std::cos(a), sa = std::sin(a);
+    const size_t nu = size_t(std::ceil(2 * w2)) + 1, nv = size_t(std::ceil(2 * h2)) + 1;
+    std::vector<uint8_t> top(nu, 0), bottom(nu, 0), left(nv, 0), right(nv, 0);
+    int near_side = 0;
+    for (const cv::Point& p : pts) {
+      const float dx = float(p.x) - r.center.x, dy = float(p.y) - r.center.y;
+      const float u = dx * ca + dy * sa, v = -dx * sa + dy * ca;
+      const size_t iu = size_t(std::clamp(u + w2, 0.0f, float(nu - 1)));
+      const size_t iv = size_t(std::clamp(v + h2, 0.0f, float(nv - 1)));
+      const bool t = v + h2 < d, bo = h2 - v < d, l = u + w2 < d, ri = w2 - u < d;
+      near_side += t || bo || l || ri;
+      if (t) top[iu] = 1;
+      if (bo) bottom[iu] = 1;
+      if (l) left[iv] = 1;
+      if (ri) right[iv] = 1;
+    }
+    auto covered = [](const std::vector<uint8_t>& v) {
+      return std::count(v.begin(), v.end(), 1) >= 0.7 * double(v.size());
+    };
+    if (near_side >= 0.9 * c.area && covered(top) && covered(bottom) && covered(left) &&
+        covered(right))
+      drop.push_back(c.label);
+  }
+  if (drop.empty()) return;
+  // Out of every image of the map, as rules_drop does with lines.
+  cv::Mat gone = cv::Mat::zeros(m.labels.size(), CV_8U);
+  for (int l : drop) gone.setTo(255, m.labels == l);
+  cv::Mat wide;
+  cv::dilate(gone, wide, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)));
+  m.ink.setTo(0.0f, wide);
+  m.mask.setTo(0, gone);
+  m.labels.setTo(0, gone);
+  m.components.erase(std::remove_if(m.components.begin(), m.components.end(),
+                                    [&](const InkComponent& c) {
+                                      return std::find(drop.begin(), drop.end(), c.label) !=
+                                             drop.end();
+                                    }),
+                     m.components.end());
+}
+
 template <typename T>
 T median_of(std::vector<T> v) {
   std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
@@ -674,6 +753,7 @@ DigitCrop digit_preprocess(const cv::Mat& image) {
   const SheetView sheet = sheet_view(image);
   InkMap m = ink_find(sheet.image);
   drop_frame_blobs(m);
+  boxes_drop(m);
   if (m.components.empty()) throw NoInkError("no ink found in the image");
   Group all;
   all.box = m.components.front().box;
@@ -1036,6 +1116,7 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
   const SheetView sheet = sheet_view(image);
   InkMap m = ink_find(sheet.image);
   drop_frame_blobs(m);
+  boxes_drop(m);
   const cv::Size image_size = m.image_size;
   const double tilt = row_tilt(m);
   const cv::Mat back = tilt != 0.0 ? ink_rotate(m, tilt) : cv::Mat();

@@ -1,5 +1,5 @@
 """Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits level,
-tilted and underlined, photos on ruled and squared paper, photos of a note on a desk) from the
+tilted, underlined and boxed, photos on ruled and squared paper, photos of a note on a desk) from the
 MNIST *test* digits only, deterministically (fixed seed), each with a labels.csv (file,label).
 Run by tests/realistic/run.sh; usage: /usr/bin/python3 make_sets.py OUT_DIR (needs SCRAWL_DATA)."""
 import argparse
@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 
 SEED = 20240605
 SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6, "desk": 7,
-           "underlined": 8}
+           "underlined": 8, "boxed": 9}
 
 
 # ---- MNIST ----
@@ -443,11 +443,33 @@ def underline_draw(alpha, rng, h):
     alpha[:, x0:x1] = np.maximum(alpha[:, x0:x1], line)
 
 
-def make_number(digits, rng, touching, tilt=None, underline=False):
+def box_draw(alpha, rng, h):
+    """A pen box around the row, clear of it by 0.15-0.4 h, 0.05-0.1 h thick: returns alpha grown
+    by 0.6 h on every side to hold it."""
+    pad = int(0.6 * h) + 4
+    alpha = np.pad(alpha, pad)
+    on = alpha > 0.5
+    ys, xs = np.nonzero(on.any(1))[0], np.nonzero(on.any(0))[0]
+    t = max(1.5, rng.uniform(0.05, 0.1) * h)
+    y0, y1 = ys.min() - rng.uniform(0.15, 0.4) * h, ys.max() + rng.uniform(0.15, 0.4) * h
+    x0, x1 = xs.min() - rng.uniform(0.15, 0.4) * h, xs.max() + rng.uniform(0.15, 0.4) * h
+    yy = np.arange(alpha.shape[0], dtype=np.float32)[:, None]
+    xx = np.arange(alpha.shape[1], dtype=np.float32)[None, :]
+    # Distance outside the inner rectangle and inside the outer one, as a soft band.
+    inner = np.maximum(np.maximum(y0 + t / 2 - yy, yy - (y1 - t / 2)),
+                       np.maximum(x0 + t / 2 - xx, xx - (x1 - t / 2)))
+    outer = np.maximum(np.maximum(y0 - t / 2 - yy, yy - (y1 + t / 2)),
+                       np.maximum(x0 - t / 2 - xx, xx - (x1 + t / 2)))
+    band = np.clip(np.minimum(inner + 0.5, 0.5 - outer), 0, 1)
+    return np.maximum(alpha, band.astype(np.float32))
+
+
+def make_number(digits, rng, touching, tilt=None, underline=False, boxed=False):
     """A row of digits: common height 24-110 px with per-digit size and baseline jitter, gaps
     measured ink to ink (so 0 means the strokes just touch, below 0 they cross slightly). The
     row is turned up to 4 degrees, or by `tilt` degrees (a number photographed askew, or drawn
-    uphill on a canvas). With `underline`, a pen line is drawn under it (an amount)."""
+    uphill on a canvas). With `underline`, a pen line is drawn under it (an amount); with
+    `boxed`, a pen box around it (an amount box)."""
     h = log_uniform(rng, 24, 110)
     thr, edge_px = rng.uniform(0.3, 0.6), rng.uniform(1.2, 3.0)
     canvas_style = rng.random() < 0.15
@@ -502,6 +524,8 @@ def make_number(digits, rng, touching, tilt=None, underline=False):
         place(alpha, p, x, y)
     if underline:
         underline_draw(alpha, rng, h)
+    if boxed:
+        alpha = box_draw(alpha, rng, h)
     if canvas_style:
         if tilt is not None:
             alpha = rotate_f(alpha, tilt, expand=True)
@@ -555,6 +579,8 @@ def main():
                     help="rows of digits turned 6-15 degrees either way")
     ap.add_argument("--underlined", type=int, default=120,
                     help="rows of 3-10 digits with a pen line under them")
+    ap.add_argument("--boxed", type=int, default=120,
+                    help="rows of 2-10 digits with a pen box around them")
     ap.add_argument("--desk", type=int, default=300,
                     help="photos of a note on a desk (a fifth running off the photo)")
     ap.add_argument("--data", default=os.environ.get("SCRAWL_DATA"),
@@ -621,6 +647,9 @@ def main():
     number_set(args.out, "underlined", "underlined", args.underlined, tilted_pool,
                len(tilted_pool) // 2, images, labels, min_digits=3,
                extra=lambda rng: {"underline": True})
+    # From the middle of the level rows' pool, past what they use.
+    number_set(args.out, "boxed", "boxed", args.boxed, number_pool, len(number_pool) // 4,
+               images, labels, extra=lambda rng: {"boxed": True})
 
     rows = []
     for i, k in enumerate(desk_idx):
@@ -632,7 +661,8 @@ def main():
     write_labels(os.path.join(args.out, "desk"), rows)
 
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
-          f"{args.numbers} numbers ({args.tilted} tilted, {args.underlined} underlined), "
+          f"{args.numbers} numbers ({args.tilted} tilted, {args.underlined} underlined, "
+          f"{args.boxed} boxed), "
           f"{args.lined} on lined paper, "
           f"{args.desk} on a desk "
           f"in {time.time() - t0:.1f}s -> {args.out}", file=sys.stderr)

@@ -127,6 +127,7 @@ predict_set mnist digit
 predict_set lined digit
 predict_set tilted number
 predict_set underlined number
+predict_set boxed number
 predict_set desk digit
 
 sheet=()

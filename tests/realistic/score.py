@@ -15,6 +15,7 @@ SETS = {  # set -> (what counts as right, description)
     "lined": ("digit", "photos on ruled or squared paper, digit accuracy"),
     "tilted": ("number", "rows of 2-10 digits turned 6-15 degrees, exact string"),
     "underlined": ("number", "rows of 3-10 digits with a pen line under them, exact string"),
+    "boxed": ("number", "rows of 2-10 digits with a pen box around them, exact string"),
     "desk": ("digit", "photos of a note on a desk, digit accuracy"),
 }
 
@@ -59,7 +60,7 @@ def group_of(set_name, name):
     """A kind within a set, read from the file name the generator gives it."""
     if set_name == "canvas":
         return "transparent" if "transparent" in name else "white on black"
-    if set_name in ("numbers", "tilted", "underlined"):
+    if set_name in ("numbers", "tilted", "underlined", "boxed"):
         return "touching" if "touching" in name else "separate"
     if set_name == "lined":
         return "ruled" if "ruled" in name else "squared"

@@ -763,6 +763,31 @@ TEST(VisionNumber, UnderlinedRowIsReadWithoutItsLine) {
   }
 }
 
+// A box drawn around an amount, or around one digit (a form's field), is not ink: the digits
+// read as without it. An empty rectangle stays what it is (there is nothing else to read).
+TEST(VisionNumber, BoxAroundTheWritingIsNotInk) {
+  const std::string digits = "4096";
+  cv::Mat row = row_draw(digits, 80);
+  cv::Mat padded;
+  cv::copyMakeBorder(row, padded, 30, 30, 30, 30, cv::BORDER_CONSTANT, cv::Scalar(255));
+  cv::rectangle(padded, cv::Rect(20, 40, padded.cols - 40, padded.rows - 80), cv::Scalar(0), 4);
+  std::vector<DigitCrop> crops = number_segment(padded);
+  ASSERT_EQ(crops.size(), digits.size());
+  for (size_t i = 0; i < crops.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_GT(similarity(crops[i].pixels, reference(digits.substr(i, 1))), 0.85);
+    EXPECT_LT(crops[i].box.w, 80);
+  }
+
+  cv::Mat one = digit_grey("7");
+  cv::rectangle(one, cv::Rect(30, 30, 140, 140), cv::Scalar(0), 4);
+  EXPECT_GT(similarity(digit_preprocess(one).pixels, reference("7")), 0.85);
+
+  cv::Mat empty(200, 200, CV_8U, cv::Scalar(255));
+  cv::rectangle(empty, cv::Rect(40, 40, 120, 120), cv::Scalar(0), 6);
+  EXPECT_NO_THROW(digit_preprocess(empty));
+}
+
 TEST(VisionNumber, PiecesOfOneDigitStayTogetherAndSpecksAreIgnored) {
   cv::Mat img = row_draw("2024", 90);
   // Break the first "2" across its diagonal and the "4" across its upright.

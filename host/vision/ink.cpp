@@ -20,28 +20,8 @@
 #include "host/vision/preprocess.h"
 
 namespace scrawl::vision {
-namespace {
 
-using ink_detail::basis;
-using ink_detail::coord;
-using ink_detail::kInlierBand;
-using ink_detail::kNarrowFirstBand;
-using ink_detail::kSampleSide;
-using ink_detail::paper_fit;
-using ink_detail::paper_local;
-using ink_detail::PaperFit;
-using ink_detail::quantile_hist;
-using ink_detail::quantile_select;
-using ink_detail::quantile_select_into;
-
-constexpr int kWorkMaxSide = 1024;  // processing resolution cap: plenty for a 20 px result
-constexpr double kNoisySnr = 6.0;      // below this ink/noise ratio the rough residual is smoothed
-constexpr double kRoughSmooth = 0.008;  // ...by a Gaussian of this share of the long side (<= 3 px)
-
-int odd(double x) { return std::max(1, int(std::lround(x)) | 1); }
-
-// 8-bit grey, BGR or BGRA, whatever came in (grey + alpha becomes BGRA).
-cv::Mat depth_to_8u(const cv::Mat& image) {
+cv::Mat ink_detail::depth_to_8u(const cv::Mat& image) {
   if (image.empty()) throw FormatError("empty image");
   if (image.channels() < 1 || image.channels() > 4) {
     throw FormatError("unsupported channel count " + std::to_string(image.channels()));
@@ -69,6 +49,27 @@ cv::Mat depth_to_8u(const cv::Mat& image) {
   }
   return out;
 }
+
+namespace {
+
+using ink_detail::basis;
+using ink_detail::coord;
+using ink_detail::depth_to_8u;
+using ink_detail::kInlierBand;
+using ink_detail::kNarrowFirstBand;
+using ink_detail::kSampleSide;
+using ink_detail::paper_fit;
+using ink_detail::paper_local;
+using ink_detail::PaperFit;
+using ink_detail::quantile_hist;
+using ink_detail::quantile_select;
+using ink_detail::quantile_select_into;
+
+constexpr int kWorkMaxSide = 1024;  // processing resolution cap: plenty for a 20 px result
+constexpr double kNoisySnr = 6.0;      // below this ink/noise ratio the rough residual is smoothed
+constexpr double kRoughSmooth = 0.008;  // ...by a Gaussian of this share of the long side (<= 3 px)
+
+int odd(double x) { return std::max(1, int(std::lround(x)) | 1); }
 
 // Per-channel median of the pixels where mask is set.
 cv::Scalar masked_median(const cv::Mat& bgr, const cv::Mat& mask) {

@@ -19,6 +19,10 @@ struct Box;
 
 namespace scrawl::vision::ink_detail {
 
+// 8-bit grey, BGR or BGRA, whatever came in (grey + alpha becomes BGRA). FormatError for an
+// empty image, or a channel count or pixel depth we do not read (ink.cpp).
+cv::Mat depth_to_8u(const cv::Mat& image);
+
 // The box around a box's corners mapped by t (CV_64F: 2x3 affine or 3x3 homography), in a frame
 // `scale` times finer than the boxes (t works there), clamped to bound (sheet.cpp).
 Box box_map(const Box& b, const cv::Mat& t, cv::Size bound, double scale = 1.0);

@@ -101,7 +101,8 @@ DigitCrop digit_preprocess(const cv::Mat& image);
 // convex quadrilateral (clear of the frame, or running off one side of it with nothing written
 // beyond it), covering 8-92% of the image, much brighter than what lies around it and holding
 // ink, or blank on a surface that is no black canvas. nullopt when there is no such sheet: paper
-// filling the frame, a drawing carried in alpha, images under 64 px a side. See sheet.cpp.
+// filling the frame, a drawing carried in alpha, images under 64 px a side. FormatError for a
+// pixel type ink_find does not read either. See sheet.cpp.
 std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image);
 
 // The image digit and number mode read: the sheet, warped flat and square to the view (which

@@ -24,8 +24,8 @@ constexpr double kMaxArea = 0.92;    // ...(more: the paper fills the frame, not
 constexpr double kMinContrast = 35;  // grey levels between the sheet's median and the rest's
 constexpr double kInset = 0.025;     // corners moved this share towards the centre: no edge
 
-// The median of a CV_8U image's pixels where mask is set (mask may be empty: all); -1 if none.
-double median_where(const cv::Mat& grey, const cv::Mat& mask) {
+// The q-quantile of a CV_8U image's pixels where mask is set (mask may be empty: all); -1 if none.
+double quantile_where(const cv::Mat& grey, const cv::Mat& mask, double q) {
   std::array<uint32_t, 256> hist{};
   size_t n = 0;
   for (int y = 0; y < grey.rows; ++y) {
@@ -37,7 +37,7 @@ double median_where(const cv::Mat& grey, const cv::Mat& mask) {
       ++n;
     }
   }
-  return n == 0 ? -1.0 : ink_detail::quantile_hist(hist, n, 0.5);
+  return n == 0 ? -1.0 : ink_detail::quantile_hist(hist, n, q);
 }
 
 }  // namespace
@@ -45,14 +45,7 @@ double median_where(const cv::Mat& grey, const cv::Mat& mask) {
 std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   if (image.empty() || std::min(image.cols, image.rows) < kMinSide) return std::nullopt;
   if (image.channels() != 1 && image.channels() != 3) return std::nullopt;  // alpha: drawn
-  cv::Mat img8 = image;
-  if (image.depth() == CV_16U) {
-    image.convertTo(img8, CV_8U, 1.0 / 257.0);
-  } else if (image.depth() == CV_32F || image.depth() == CV_64F) {
-    image.convertTo(img8, CV_8U, 255.0);
-  } else if (image.depth() != CV_8U) {
-    return std::nullopt;
-  }
+  const cv::Mat img8 = ink_detail::depth_to_8u(image);
   const double f = double(kLookSide) / std::max(img8.cols, img8.rows);
   cv::Mat small, grey;
   cv::resize(img8, small,
@@ -72,17 +65,14 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   const int ring = std::max(2, int(0.03 * std::min(grey.cols, grey.rows)));
   cv::Mat frame(grey.size(), CV_8U, cv::Scalar(255));
   frame(cv::Rect(ring, ring, grey.cols - 2 * ring, grey.rows - 2 * ring)).setTo(0);
-  const double surface = median_where(grey, frame);
+  const double surface = quantile_where(grey, frame, 0.5);
   std::vector<float> dev;
   for (int y = 0; y < grey.rows; ++y)
     for (int x = 0; x < grey.cols; ++x)
       if (frame.at<uint8_t>(y, x))
         dev.push_back(std::abs(float(grey.at<uint8_t>(y, x)) - float(surface)));
   const double tol = std::max(20.0, 3.0 * 1.4826 * ink_detail::quantile_select(dev, 0.5));
-  std::array<uint32_t, 256> hist{};
-  for (int y = 0; y < grey.rows; ++y)
-    for (int x = 0; x < grey.cols; ++x) ++hist[grey.at<uint8_t>(y, x)];
-  const double paper_top = ink_detail::quantile_hist(hist, grey.total(), 0.95);
+  const double paper_top = quantile_where(grey, cv::Mat(), 0.95);
   if (paper_top - surface < tol + kMinContrast) return std::nullopt;
   cv::Mat near_level, labels;
   cv::inRange(grey, cv::Scalar(surface - tol), cv::Scalar(surface + tol), near_level);
@@ -170,7 +160,7 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   cv::erode(inside, core, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
   cv::dilate(inside, around, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
   cv::bitwise_not(around, around);
-  const double paper = median_where(grey, core), rest = median_where(grey, around);
+  const double paper = quantile_where(grey, core, 0.5), rest = quantile_where(grey, around, 0.5);
   if (paper < 0 || rest < 0 || paper - rest < kMinContrast) return std::nullopt;
   int dark = 0, n = 0;
   const double ink_level = paper - 0.5 * (paper - rest);

@@ -697,7 +697,9 @@ TEST(VisionSheet, NoteOnADeskIsReadAsTheNote) {
   for (size_t i = 0; i < 4; ++i) {
     SCOPED_TRACE(i);
     EXPECT_GT(similarity(digits[i].pixels, reference(std::string(1, "4096"[i]))), 0.8);
-    if (i > 0) EXPECT_GT(digits[i].box.x, digits[i - 1].box.x);
+    if (i > 0) {
+      EXPECT_GT(digits[i].box.x, digits[i - 1].box.x);
+    }
   }
 }
 

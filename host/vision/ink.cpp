@@ -1,10 +1,13 @@
 // Finding the ink in a photo, a scan or a canvas drawing, whatever the paper and ink colours.
 // Steps: alpha onto paper; pick the grey channel with the best ink contrast; a robust quadratic
-// fit of the paper gives polarity and a rough mask; runs through the rough mask give the stroke
-// width and tell strokes from areas (paper seen against a desk is not light ink); a closing
-// wider than the strokes estimates the local paper (gradients, shadows) and the image is
-// divided by it; threshold (Otsu, floored by the noise); connected components minus specks.
-// Tested by tests/unit/test_vision.cpp (polarity, colours, gradients, noise, alpha, specks).
+// fit of the paper gives polarity and a rough mask (a wide median has the last word on light
+// ink, which a flash's glare imitates); runs through the rough mask give the stroke width and
+// tell strokes from areas (paper seen against a desk is not light ink); a closing wider than
+// the strokes estimates the local paper (gradients, shadows) and the image is divided by it;
+// threshold (Otsu, floored by the noise), strokes grown into a glare the strokes bear out;
+// connected components minus specks.
+// Tested by tests/unit/test_vision.cpp (polarity, colours, gradients, noise, alpha, specks,
+// glare).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -66,6 +69,14 @@ using ink_detail::quantile_select;
 using ink_detail::quantile_select_into;
 
 constexpr int kWorkMaxSide = 1024;  // processing resolution cap: plenty for a 20 px result
+// A flash's glare (a broad patch of paper lit towards white) is looked for in images at least
+// this large: a 28x28 crop has none, and the checks below would only cost it time.
+constexpr int kGlareMinSide = 64;
+constexpr double kGlareMaxGain = 6.0;   // glare contrast restored at most this many times
+constexpr double kGlareMinGain = 1.05;  // weak ink joins a stroke only where lifted this much
+constexpr double kWeakInkShare = 0.3;   // ...and where it is this share of the ink near it
+constexpr double kWeakInkFloor = 0.04;  // ...and above this (and 4 sigmas of the noise)
+constexpr double kLocalWindow = 2.0;    // "near": within this many stroke widths
 constexpr double kNoisySnr = 6.0;      // below this ink/noise ratio the rough residual is smoothed
 constexpr double kRoughSmooth = 0.008;  // ...by a Gaussian of this share of the long side (<= 3 px)
 
@@ -390,6 +401,124 @@ MaskShape mask_shape(const cv::Mat& mask, const cv::Mat& contrast, int long_side
     }
   }
   return shape;
+}
+
+// How sharply a mask's pieces stand out of a residual: the mean step of the residual across the
+// mask's edge (between 4-neighbours, one in and one out) over its mean magnitude inside. A pen
+// stroke's edge is a pixel or two wide, so the step is a good share of the stroke's contrast; a
+// flash's glare fades out over tens of pixels.
+double mask_sharpness(const cv::Mat& mask, const cv::Mat& resid) {
+  double inside = 0.0, step = 0.0;
+  size_t n_in = 0, n_step = 0;
+  for (int y = 0; y < mask.rows; ++y) {
+    const uint8_t* mk = mask.ptr<uint8_t>(y);
+    const uint8_t* below = y + 1 < mask.rows ? mask.ptr<uint8_t>(y + 1) : nullptr;
+    const float* r = resid.ptr<float>(y);
+    const float* r_below = below ? resid.ptr<float>(y + 1) : nullptr;
+    for (int x = 0; x < mask.cols; ++x) {
+      if (mk[x]) inside += std::abs(r[x]), ++n_in;
+      if (x + 1 < mask.cols && (mk[x] != 0) != (mk[x + 1] != 0))
+        step += std::abs(r[x] - r[x + 1]), ++n_step;
+      if (below && (mk[x] != 0) != (below[x] != 0)) step += std::abs(r[x] - r_below[x]), ++n_step;
+    }
+  }
+  if (n_in == 0 || n_step == 0 || inside <= 0.0) return 0.0;
+  return (step / double(n_step)) / (inside / double(n_in));
+}
+
+// How much a glare has flattened the ink's contrast at each pixel, from the local paper bg
+// (CV_32F, dark ink on light paper): an empty Mat when the paper leaves no room for one. Glare
+// adds light: a pixel of value v under a glare of strength G reads v + G (255 - v), so the
+// paper P reads bg = P + G (255 - P), and the difference between ink and paper shrinks by
+// (1 - G) = (255 - bg) / (255 - P). Where the local paper is brighter than the typical paper P
+// (the median of bg), the ink's strength 1 - g / bg is multiplied back by
+// bg (255 - P) / ((255 - bg) P), capped at kGlareMaxGain; elsewhere by 1. Paper that is merely
+// lit more brightly (which keeps the ink's contrast) reads the same way, so glare_share decides
+// how much of this gain is real, and the gain never feeds the thresholds.
+cv::Mat glare_gain(const cv::Mat& bg) {
+  constexpr float kWhite = 255.0f;
+  const float paper = std::max(1.0f, float(quantile_select(grid_samples(bg), 0.5)));
+  if (paper >= kWhite - 8.0f) return {};  // white paper: a glare on it cannot be seen
+  cv::Mat gain(bg.size(), CV_32F);
+  for (int y = 0; y < bg.rows; ++y) {
+    const float* b = bg.ptr<float>(y);
+    float* o = gain.ptr<float>(y);
+    for (int x = 0; x < bg.cols; ++x) {
+      const float f =
+          b[x] > paper ? b[x] * (kWhite - paper) / (std::max(kWhite - b[x], 1.0f) * paper) : 1.0f;
+      o[x] = std::min(f, float(kGlareMaxGain));
+    }
+  }
+  return gain;
+}
+
+// How much of the gain in `gain` (glare_gain) the strokes found so far (mask, CV_8U) bear out, as
+// an exponent in [0, 1]: under a glare the strokes on lifted paper (gain >= 1.3) are weaker than
+// those on unlifted paper (gain <= 1.1) by about the gain, while brighter light leaves them as
+// strong. So the exponent is log(s unlifted / s lifted) / log(gain there), medians over the
+// stroke pixels (s: the smoothed ink strength). 0 when either side has fewer than 20 pixels:
+// a digit clear of the glare needs no help, and one wholly inside it gives nothing to compare.
+double glare_share(const cv::Mat& gain, const cv::Mat& mask, const cv::Mat& s) {
+  std::vector<float> unlifted, lifted, lift;
+  for (int y = 0; y < mask.rows; ++y) {
+    const uint8_t* mk = mask.ptr<uint8_t>(y);
+    const float* g = gain.ptr<float>(y);
+    const float* v = s.ptr<float>(y);
+    for (int x = 0; x < mask.cols; ++x) {
+      if (!mk[x]) continue;
+      if (g[x] <= 1.1f) {
+        unlifted.push_back(v[x]);
+      } else if (g[x] >= 1.3f) {
+        lifted.push_back(v[x]);
+        lift.push_back(g[x]);
+      }
+    }
+  }
+  if (unlifted.size() < 20 || lifted.size() < 20) return 0.0;
+  const double s_unlifted = quantile_select(std::move(unlifted), 0.5);
+  const double s_lifted = std::max(double(quantile_select(std::move(lifted), 0.5)), 1e-3);
+  const double g = quantile_select(std::move(lift), 0.5);
+  return std::clamp(std::log(s_unlifted / s_lifted) / std::log(g), 0.0, 1.0);
+}
+
+// Hysteresis under a glare: the strokes of `mask` (CV_8U) grow into connected weak ink, where
+// s_glare (the smoothed strength times glare_gain) is above `floor` and at least kWeakInkShare
+// of the strongest s_glare near it, and where the glare has lifted the paper (gain above
+// kGlareMinGain). A stroke that runs into a glare fades out of the threshold but not out of
+// this; the rims of strokes elsewhere (weaker than a share of their cores) and the grain of
+// a desk beside the paper (darker than the paper, not lifted) are not taken in.
+void mask_grow_under_glare(cv::Mat& mask, const cv::Mat& s_glare, const cv::Mat& gain, float floor,
+                           int window) {
+  cv::Mat near;
+  cv::dilate(s_glare, near, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(window, window)));
+  cv::Mat grown(mask.size(), CV_8U);
+  const float share = float(kWeakInkShare), min_gain = float(kGlareMinGain);
+  for (int y = 0; y < mask.rows; ++y) {
+    const float* v = s_glare.ptr<float>(y);
+    const float* n = near.ptr<float>(y);
+    const float* g = gain.ptr<float>(y);
+    const uint8_t* mk = mask.ptr<uint8_t>(y);
+    uint8_t* o = grown.ptr<uint8_t>(y);
+    for (int x = 0; x < mask.cols; ++x) {
+      const bool weak = v[x] > floor && v[x] >= share * n[x] && g[x] > min_gain;
+      o[x] = mk[x] || weak ? 255 : 0;
+    }
+  }
+  cv::Mat labels, stats;
+  const int n = ink_detail::components_label(grown, labels, stats);
+  std::vector<uint8_t> holds_stroke(size_t(std::max(n, 1)), 0);
+  for (int y = 0; y < mask.rows; ++y) {
+    const int* lb = labels.ptr<int>(y);
+    const uint8_t* mk = mask.ptr<uint8_t>(y);
+    for (int x = 0; x < mask.cols; ++x) {
+      if (mk[x]) holds_stroke[size_t(lb[x])] = 1;
+    }
+  }
+  for (int y = 0; y < mask.rows; ++y) {
+    const int* lb = labels.ptr<int>(y);
+    uint8_t* o = mask.ptr<uint8_t>(y);
+    for (int x = 0; x < mask.cols; ++x) o[x] = holds_stroke[size_t(lb[x])] ? 255 : 0;
+  }
 }
 
 // Quantile of a CV_32F image's values where mask is set, subsampled to at most ~64k values.
@@ -952,8 +1081,32 @@ InkMap ink_find(const cv::Mat& image) {
     masses();
   }
   if (dark == 0 && light == 0) no_ink();
-  const float t = float(fit.threshold);
   m.light_ink = light > dark;
+  // A flash's glare is a broad bright patch that no quadratic follows: beyond the fit it weighs
+  // as light ink, and it lifts sigma until dark strokes drop under the threshold. So a photo read
+  // as light ink gets a second opinion from the wide median, which follows a glare and keeps pen
+  // strokes. When that sees dark ink, twice the light and standing out more sharply than the
+  // light does, the ink is dark. (Light strokes on a dark board stay light: the median takes
+  // them out of the board just as well.)
+  if (m.light_ink && !drawn_in_alpha && long_side >= kGlareMinSide) {
+    const cv::Mat kept = resid.clone();
+    const double kept_threshold = fit.threshold, kept_dark = dark, kept_light = light;
+    median_residual();
+    masses();
+    const float tm = float(fit.threshold);
+    bool dark_ink = dark > 2.0 * light;
+    if (dark_ink && light > 0) {
+      dark_ink = mask_sharpness(mask_beyond(resid, -tm, false), resid) >
+                 mask_sharpness(mask_beyond(resid, tm, true), resid);
+    }
+    if (dark_ink) {
+      m.light_ink = false;
+    } else {
+      resid = kept;
+      fit.threshold = kept_threshold, dark = kept_dark, light = kept_light;
+    }
+  }
+  const float t = float(fit.threshold);
   cv::Mat rough = m.light_ink ? mask_beyond(resid, t, true) : mask_beyond(resid, -t, false);
   MaskShape shape = mask_shape(rough, resid, long_side);
   // ...unless that side is a blob, not strokes (white paper filling less than half of a photo
@@ -1014,6 +1167,8 @@ InkMap ink_find(const cv::Mat& image) {
   }
 
   // Ink strength s = 1 - (gd / bg) / (paper's ratio): ~0 on paper, ~1 on solid ink.
+  cv::Mat gain =
+      long_side >= kGlareMinSide && !m.light_ink && !drawn_in_alpha ? glare_gain(bg) : cv::Mat();
   cv::Mat s = bg;  // computed in place: these images are large and short-lived
   for (int y = 0; y < s.rows; ++y) {  // gd / bg, as cv::divide (bg >= 1: no zero to guard)
     const uint8_t* g = gd8.ptr<uint8_t>(y);
@@ -1041,6 +1196,17 @@ InkMap ink_find(const cv::Mat& image) {
   double thresh = std::max({otsu, 4.0 * sigma_s, 0.12});
   // `s_smooth > thresh`: OpenCV compares a float image with the scalar rounded to float.
   cv::Mat mask0 = mask_beyond(s_smooth, float(thresh), true);
+  const int near_window = odd(kLocalWindow * m.stroke_width);
+  if (!gain.empty()) {
+    const double share = glare_share(gain, mask0, s_smooth);
+    if (share > 0.0) {
+      cv::pow(gain, share, gain);
+      mask_grow_under_glare(mask0, s_smooth.mul(gain), gain,
+                            float(std::max(4.0 * sigma_s, kWeakInkFloor)), near_window);
+    } else {
+      gain.release();
+    }
+  }
 
   // Components; specks are small in absolute terms or next to the largest piece.
   cv::Mat stats;
@@ -1073,13 +1239,37 @@ InkMap ink_find(const cv::Mat& image) {
   // MNIST's anti-aliased strokes) and stroke cores saturate; kept only near kept components.
   double lo = std::min(std::max(2.5 * sigma_s, 0.05), 0.8 * thresh);
   double hi = std::max(masked_quantile(s, m.mask, 0.75), lo + 0.1);
+  // Under a glare, a stroke saturates at the strongest kept ink near it when that is weaker than
+  // the typical stroke, so a stroke fading into the glare is read whole.
+  cv::Mat near_hi;
+  if (!gain.empty()) {
+    cv::Mat kept_s = cv::Mat::zeros(s.size(), CV_32F);
+    s.copyTo(kept_s, m.mask);
+    cv::dilate(kept_s, near_hi,
+               cv::getStructuringElement(cv::MORPH_RECT, cv::Size(near_window, near_window)));
+  }
+  if (!gain.empty()) s = s.mul(gain);  // the ink's strength as it was before the glare
   cv::Mat ink = s;
-  s.convertTo(ink, CV_32F, 1.0 / (hi - lo), -lo / (hi - lo));
-  for (int y = 0; y < ink.rows; ++y) {  // THRESH_TRUNC at 1, then THRESH_TOZERO at 0
-    float* v = ink.ptr<float>(y);
-    for (int x = 0; x < ink.cols; ++x) {
-      const float c = v[x] > 1.0f ? 1.0f : v[x];
-      v[x] = c > 0.0f ? c : 0.0f;
+  if (near_hi.empty()) {
+    s.convertTo(ink, CV_32F, 1.0 / (hi - lo), -lo / (hi - lo));
+    for (int y = 0; y < ink.rows; ++y) {  // THRESH_TRUNC at 1, then THRESH_TOZERO at 0
+      float* v = ink.ptr<float>(y);
+      for (int x = 0; x < ink.cols; ++x) {
+        const float c = v[x] > 1.0f ? 1.0f : v[x];
+        v[x] = c > 0.0f ? c : 0.0f;
+      }
+    }
+  } else {
+    const float flo = float(lo), fhi = float(hi), min_hi = float(lo + 0.1);
+    for (int y = 0; y < ink.rows; ++y) {  // (s - lo) / (h - lo), clipped to [0, 1]
+      float* v = ink.ptr<float>(y);
+      const float* nh = near_hi.ptr<float>(y);
+      const float* g = gain.ptr<float>(y);
+      for (int x = 0; x < ink.cols; ++x) {
+        const float h = g[x] > kGlareMinGain && nh[x] > min_hi ? std::min(fhi, nh[x]) : fhi;
+        const float c = (v[x] - flo) / (h - flo);
+        v[x] = c > 1.0f ? 1.0f : c > 0.0f ? c : 0.0f;
+      }
     }
   }
   m.ink = ink;  // specks are cut away per crop (piece_crop), which only looks near its ink

@@ -1,5 +1,6 @@
 """Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits level,
-tilted, underlined and boxed, photos on ruled and squared paper, photos of a note on a desk) from the
+tilted, underlined and boxed, photos on ruled and squared paper, photos of a note on a desk, photos
+under a flash's glare) from the
 MNIST *test* digits only, deterministically (fixed seed), each with a labels.csv (file,label).
 Run by tests/realistic/run.sh; usage: /usr/bin/python3 make_sets.py OUT_DIR (needs SCRAWL_DATA)."""
 import argparse
@@ -14,7 +15,7 @@ from PIL import Image, ImageFilter
 
 SEED = 20240605
 SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6, "desk": 7,
-           "underlined": 8, "boxed": 9}
+           "underlined": 8, "boxed": 9, "glare": 10}
 
 
 # ---- MNIST ----
@@ -399,6 +400,23 @@ def make_desk(d, rng, cut):
     return out
 
 
+def make_glare(d, rng):
+    """A photo (make_photo's) taken with a flash: a soft elliptical spot of light, 50-90% of the
+    way to white at its centre, over a random part of the page (it may cover the digit, touch it
+    or miss it), then the sensor's noise again and JPEG."""
+    img = np.asarray(make_photo(d, rng).convert("RGB"), np.float32)
+    H, W = img.shape[:2]
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    cx, cy = rng.uniform(0.2, 0.8) * W, rng.uniform(0.2, 0.8) * H
+    rx, ry = rng.uniform(0.15, 0.45) * W, rng.uniform(0.15, 0.45) * H
+    turn = rng.uniform(0, math.pi)
+    u = ((xx - cx) * math.cos(turn) + (yy - cy) * math.sin(turn)) / rx
+    v = (-(xx - cx) * math.sin(turn) + (yy - cy) * math.cos(turn)) / ry
+    glare = rng.uniform(0.5, 0.9) * np.exp(-1.5 * (u * u + v * v))
+    img = img + glare[..., None] * (255 - img) + rng.normal(0, rng.uniform(1, 3), (H, W, 1))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+
+
 def make_canvas(d, rng, style):
     """One digit drawn on a 280-400 px browser canvas with a thick brush."""
     S = int(rng.uniform(280, 400))
@@ -583,6 +601,7 @@ def main():
                     help="rows of 2-10 digits with a pen box around them")
     ap.add_argument("--desk", type=int, default=300,
                     help="photos of a note on a desk (a fifth running off the photo)")
+    ap.add_argument("--glare", type=int, default=300, help="photos under a flash's glare")
     ap.add_argument("--data", default=os.environ.get("SCRAWL_DATA"),
                     help="MNIST folder (default: $SCRAWL_DATA)")
     args = ap.parse_args()
@@ -599,6 +618,8 @@ def main():
     lined_idx = order[::-1][:args.lined]  # from the far end: numbers take the pool's start
     tilted_pool = number_pool[len(number_pool) // 2:]  # past what the level numbers use
     desk_idx = order[::-1][args.lined:args.lined + args.desk]  # after lined's, from the far end
+    glare_start = args.lined + args.desk
+    glare_idx = order[::-1][glare_start:glare_start + args.glare]  # after desk's
 
     for name in SET_IDS:
         os.makedirs(os.path.join(args.out, name), exist_ok=True)
@@ -660,11 +681,19 @@ def main():
         rows.append((fn, int(labels[k])))
     write_labels(os.path.join(args.out, "desk"), rows)
 
+    rows = []
+    for i, k in enumerate(glare_idx):
+        rng = rng_for("glare", i)
+        fn = f"glare_{i:04d}.jpg"
+        jpeg_save(make_glare(images[k], rng), os.path.join(args.out, "glare", fn), rng)
+        rows.append((fn, int(labels[k])))
+    write_labels(os.path.join(args.out, "glare"), rows)
+
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
           f"{args.numbers} numbers ({args.tilted} tilted, {args.underlined} underlined, "
           f"{args.boxed} boxed), "
           f"{args.lined} on lined paper, "
-          f"{args.desk} on a desk "
+          f"{args.desk} on a desk, {args.glare} under a glare "
           f"in {time.time() - t0:.1f}s -> {args.out}", file=sys.stderr)
 
 

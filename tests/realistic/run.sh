@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Realistic test sets: generates photos, canvas drawings, rows of digits and photos on ruled and
-# squared paper from the MNIST test set (once; cached by the generator's hash; plus the photos'
+# Realistic test sets: generates photos, canvas drawings, rows of digits, photos on ruled and
+# squared paper, on a desk and under a flash's glare from the MNIST test set (once; cached by the generator's hash; plus the photos'
 # digits as plain MNIST, for reference), reads them with `scrawl predict --json`, and scores them
 # against tests/realistic/floors.json.
 # CTest runs it as `realistic` (label data).
@@ -129,6 +129,7 @@ predict_set tilted number
 predict_set underlined number
 predict_set boxed number
 predict_set desk digit
+predict_set glare digit
 
 sheet=()
 [[ -n "${SCRAWL_REALISTIC_OUT:-}" ]] && sheet=(--sheet "$out/failures.png" --json "$out/scores.json")

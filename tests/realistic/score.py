@@ -17,6 +17,7 @@ SETS = {  # set -> (what counts as right, description)
     "underlined": ("number", "rows of 3-10 digits with a pen line under them, exact string"),
     "boxed": ("number", "rows of 2-10 digits with a pen box around them, exact string"),
     "desk": ("digit", "photos of a note on a desk, digit accuracy"),
+    "glare": ("digit", "photos under a flash's glare, digit accuracy"),
 }
 
 

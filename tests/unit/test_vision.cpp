@@ -369,6 +369,43 @@ TEST(VisionDigit, CornerVignetteIsNotInk) {
   EXPECT_GT(c.box.y, 20) << "the vignette must not stretch the box";
 }
 
+// A phone's flash on grey paper: light added towards white, strength g, over a soft spot of
+// radius r (pixels) at (cx, cy). A stroke under it keeps its shape but loses most of its
+// contrast, and the spot itself is brighter than the paper the way light ink would be.
+cv::Mat flash_glare(const cv::Mat& grey, float g, float cx, float cy, float r) {
+  cv::Mat out(grey.size(), CV_8U);
+  for (int y = 0; y < grey.rows; ++y) {
+    for (int x = 0; x < grey.cols; ++x) {
+      const float v = 20.0f + 160.0f * grey.at<uint8_t>(y, x) / 255.0f;  // ink 20, paper 180
+      const float d2 = ((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (r * r);
+      const float glare = g * std::exp(-1.5f * d2);
+      out.at<uint8_t>(y, x) = cv::saturate_cast<uint8_t>(v + glare * (255.0f - v));
+    }
+  }
+  return noisy(out, 2.0, 7);
+}
+
+// Under the glare part of a stroke fades below the ink threshold: before the strokes were
+// grown into it, the 7 lost its bar (similarity 0.60) or the lower half of its stem (0.30).
+// Beside the digit, the glare must not pass for light ink on dark paper.
+TEST(VisionDigit, FlashGlareIsNotInkAndKeepsTheStrokesUnderIt) {
+  cv::Mat seven = text_draw("7", {200, 200}, {100, 100}, 4.0, 12);
+  const Pixels clean = digit_preprocess(seven).pixels;
+  struct Case {
+    const char* name;
+    float g, cx, cy, r;
+  } cases[] = {
+      {"over the bar", 0.9f, 110, 55, 55},
+      {"over the stem", 0.85f, 95, 130, 50},
+      {"beside the digit", 0.95f, 160, 150, 70},
+  };
+  for (const Case& c : cases) {
+    const cv::Mat photo = flash_glare(seven, c.g, c.cx, c.cy, c.r);
+    EXPECT_FALSE(ink_find(photo).light_ink) << c.name;
+    EXPECT_GT(similarity(digit_preprocess(photo).pixels, clean), 0.9) << c.name;
+  }
+}
+
 // A fat brush on a transparent canvas: strokes wider than a third of the image. The paper is
 // flat, so nothing local is estimated; a closing (capped at a third of the image) would cut a
 // square hole into the blob.

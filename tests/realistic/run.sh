@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Realistic test sets: generates photos, canvas drawings, rows of digits, photos on ruled and
-# squared paper, on a desk and under a flash's glare from the MNIST test set (once; cached by the generator's hash; plus the photos'
-# digits as plain MNIST, for reference), reads them with `scrawl predict --json`, and scores them
-# against tests/realistic/floors.json.
+# squared paper, on a desk and under a flash's glare from the MNIST test set (once; cached by the
+# generator's hash; plus the photos' digits as plain MNIST, for reference), reads them with
+# `scrawl predict --json`, and scores them against tests/realistic/floors.json.
 # CTest runs it as `realistic` (label data).
 #
 # Usage: tests/realistic/run.sh [MODEL]   (default: models/default.scrawl; floors are checked

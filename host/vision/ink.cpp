@@ -1010,6 +1010,20 @@ InkMap ink_find(const cv::Mat& image) {
     }
   }
 
+  // Noisy and faint (a photo in dim light: sensor noise above a sixth of the ink's
+  // contrast): the noise breaks the strokes into speckle, which no threshold joins again, and
+  // the rough mask's short runs make the strokes look thin, so the local paper's closing (sized
+  // by them) hollows the real ones out. The grey image is smoothed first, as the rough residual
+  // below would be, and the paper fitted again. (Photos with clean ink skip this: their snr is
+  // higher; canvas drawings and crops are too small or too clean to qualify.)
+  const double noise_smooth = std::min(kRoughSmooth * long_side, 3.0);
+  if (fit.snr > 0 && fit.snr < kNoisySnr && noise_smooth > 0.3 && !drawn_in_alpha) {
+    cv::Mat smoothed;
+    cv::GaussianBlur(grey8, smoothed, cv::Size(0, 0), noise_smooth);
+    grey8 = smoothed;  // a new buffer: grey8 may be the caller's image
+    fit = paper_fit(grey8);
+  }
+
   // Polarity over every pixel (thin strokes can slip between the fit's samples): the side with
   // more contrast mass beyond the threshold is the ink...
   cv::Mat resid;

@@ -1,6 +1,6 @@
 """Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits level,
 tilted, underlined and boxed, photos on ruled and squared paper, photos of a note on a desk, photos
-under a flash's glare) from the
+under a flash's glare and in dim light) from the
 MNIST *test* digits only, deterministically (fixed seed), each with a labels.csv (file,label).
 Run by tests/realistic/run.sh; usage: /usr/bin/python3 make_sets.py OUT_DIR (needs SCRAWL_DATA)."""
 import argparse
@@ -15,7 +15,7 @@ from PIL import Image, ImageFilter
 
 SEED = 20240605
 SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6, "desk": 7,
-           "underlined": 8, "boxed": 9, "glare": 10}
+           "underlined": 8, "boxed": 9, "glare": 10, "dim": 11}
 
 
 # ---- MNIST ----
@@ -417,6 +417,16 @@ def make_glare(d, rng):
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
 
 
+def make_dim(d, rng):
+    """A photo (make_photo's) taken in dim light: a fifth to two fifths of the exposure, and the
+    sensor noise that comes with it (sigma 3-8 grey levels, some of it in colour)."""
+    img = np.asarray(make_photo(d, rng).convert("RGB"), np.float32) * rng.uniform(0.2, 0.4)
+    H, W = img.shape[:2]
+    sigma = rng.uniform(3, 8)
+    img = img + rng.normal(0, sigma, (H, W, 1)) * 0.8 + rng.normal(0, sigma * 0.4, (H, W, 3))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+
+
 def make_canvas(d, rng, style):
     """One digit drawn on a 280-400 px browser canvas with a thick brush."""
     S = int(rng.uniform(280, 400))
@@ -602,6 +612,7 @@ def main():
     ap.add_argument("--desk", type=int, default=300,
                     help="photos of a note on a desk (a fifth running off the photo)")
     ap.add_argument("--glare", type=int, default=300, help="photos under a flash's glare")
+    ap.add_argument("--dim", type=int, default=300, help="photos in dim light")
     ap.add_argument("--data", default=os.environ.get("SCRAWL_DATA"),
                     help="MNIST folder (default: $SCRAWL_DATA)")
     args = ap.parse_args()
@@ -620,6 +631,8 @@ def main():
     desk_idx = order[::-1][args.lined:args.lined + args.desk]  # after lined's, from the far end
     glare_start = args.lined + args.desk
     glare_idx = order[::-1][glare_start:glare_start + args.glare]  # after desk's
+    dim_start = glare_start + args.glare
+    dim_idx = order[::-1][dim_start:dim_start + args.dim]  # after glare's
 
     for name in SET_IDS:
         os.makedirs(os.path.join(args.out, name), exist_ok=True)
@@ -689,11 +702,19 @@ def main():
         rows.append((fn, int(labels[k])))
     write_labels(os.path.join(args.out, "glare"), rows)
 
+    rows = []
+    for i, k in enumerate(dim_idx):
+        rng = rng_for("dim", i)
+        fn = f"dim_{i:04d}.jpg"
+        jpeg_save(make_dim(images[k], rng), os.path.join(args.out, "dim", fn), rng)
+        rows.append((fn, int(labels[k])))
+    write_labels(os.path.join(args.out, "dim"), rows)
+
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
           f"{args.numbers} numbers ({args.tilted} tilted, {args.underlined} underlined, "
           f"{args.boxed} boxed), "
           f"{args.lined} on lined paper, "
-          f"{args.desk} on a desk, {args.glare} under a glare "
+          f"{args.desk} on a desk, {args.glare} under a glare, {args.dim} in dim light "
           f"in {time.time() - t0:.1f}s -> {args.out}", file=sys.stderr)
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Realistic test sets: generates photos, canvas drawings, rows of digits, photos on ruled and
-# squared paper, on a desk and under a flash's glare from the MNIST test set (once; cached by the
-# generator's hash; plus the photos' digits as plain MNIST, for reference), reads them with
-# `scrawl predict --json`, and scores them against tests/realistic/floors.json.
+# squared paper, on a desk, under a flash's glare and in dim light from the MNIST test set (once;
+# cached by the generator's hash; plus the photos' digits as plain MNIST, for reference), reads
+# them with `scrawl predict --json`, and scores them against tests/realistic/floors.json.
 # CTest runs it as `realistic` (label data).
 #
 # Usage: tests/realistic/run.sh [MODEL]   (default: models/default.scrawl; floors are checked
@@ -130,6 +130,7 @@ predict_set underlined number
 predict_set boxed number
 predict_set desk digit
 predict_set glare digit
+predict_set dim digit
 
 sheet=()
 [[ -n "${SCRAWL_REALISTIC_OUT:-}" ]] && sheet=(--sheet "$out/failures.png" --json "$out/scores.json")

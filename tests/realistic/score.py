@@ -18,6 +18,7 @@ SETS = {  # set -> (what counts as right, description)
     "boxed": ("number", "rows of 2-10 digits with a pen box around them, exact string"),
     "desk": ("digit", "photos of a note on a desk, digit accuracy"),
     "glare": ("digit", "photos under a flash's glare, digit accuracy"),
+    "dim": ("digit", "photos in dim light (dark and noisy), digit accuracy"),
 }
 
 

@@ -571,6 +571,19 @@ def write_labels(folder, rows):
     os.replace(tmp, os.path.join(folder, "labels.csv"))
 
 
+def photo_set(out, name, prefix, idx, images, labels, make):
+    """One JPEG per digit of idx into out/name, PREFIX_NNNN[suffix].jpg: make(d, rng, i) ->
+    (image, suffix), with the item's own generator (which then also draws the JPEG settings)."""
+    rows = []
+    for i, k in enumerate(idx):
+        rng = rng_for(name, i)
+        img, suffix = make(images[k], rng, i)
+        fn = f"{prefix}_{i:04d}{suffix}.jpg"
+        jpeg_save(img, os.path.join(out, name, fn), rng)
+        rows.append((fn, int(labels[k])))
+    write_labels(os.path.join(out, name), rows)
+
+
 def number_set(out, name, prefix, count, pool, pos, images, labels, min_digits=2, extra=None):
     """Rows of min_digits-10 digits taken in turn from pool (from pos), every third touching,
     written to out/name as prefix_NNNN[_touching].jpg|png with their labels. extra(rng) gives
@@ -637,13 +650,8 @@ def main():
     for name in SET_IDS:
         os.makedirs(os.path.join(args.out, name), exist_ok=True)
 
-    rows = []
-    for i, k in enumerate(photo_idx):
-        rng = rng_for("photos", i)
-        fn = f"photo_{i:04d}.jpg"
-        jpeg_save(make_photo(images[k], rng), os.path.join(args.out, "photos", fn), rng)
-        rows.append((fn, int(labels[k])))
-    write_labels(os.path.join(args.out, "photos"), rows)
+    photo_set(args.out, "photos", "photo", photo_idx, images, labels,
+              lambda d, rng, i: (make_photo(d, rng), ""))
 
     # The photos' digits as they are in MNIST: a reference that tells the model's own errors
     # from what the photo look costs.
@@ -666,14 +674,11 @@ def main():
 
     number_set(args.out, "numbers", "number", args.numbers, number_pool, 0, images, labels)
 
-    rows = []
-    for i, k in enumerate(lined_idx):
-        rng = rng_for("lined", i)
+    def lined_photo(d, rng, i):
         kind = "ruled" if i % 2 == 0 else "squared"
-        fn = f"lined_{i:04d}_{kind}.jpg"
-        jpeg_save(make_photo(images[k], rng, kind), os.path.join(args.out, "lined", fn), rng)
-        rows.append((fn, int(labels[k])))
-    write_labels(os.path.join(args.out, "lined"), rows)
+        return make_photo(d, rng, kind), "_" + kind
+
+    photo_set(args.out, "lined", "lined", lined_idx, images, labels, lined_photo)
 
     number_set(args.out, "tilted", "tilted", args.tilted, tilted_pool, 0, images, labels,
                extra=lambda rng: {"tilt": float(rng.uniform(6, 15) * rng.choice([-1, 1]))})
@@ -685,30 +690,15 @@ def main():
     number_set(args.out, "boxed", "boxed", args.boxed, number_pool, len(number_pool) // 4,
                images, labels, extra=lambda rng: {"boxed": True})
 
-    rows = []
-    for i, k in enumerate(desk_idx):
-        rng = rng_for("desk", i)
-        cut = i % 5 == 4
-        fn = f"desk_{i:04d}_{'cut' if cut else 'whole'}.jpg"
-        jpeg_save(make_desk(images[k], rng, cut), os.path.join(args.out, "desk", fn), rng)
-        rows.append((fn, int(labels[k])))
-    write_labels(os.path.join(args.out, "desk"), rows)
+    def desk_photo(d, rng, i):
+        cut = i % 5 == 4  # a fifth run off the photo
+        return make_desk(d, rng, cut), "_cut" if cut else "_whole"
 
-    rows = []
-    for i, k in enumerate(glare_idx):
-        rng = rng_for("glare", i)
-        fn = f"glare_{i:04d}.jpg"
-        jpeg_save(make_glare(images[k], rng), os.path.join(args.out, "glare", fn), rng)
-        rows.append((fn, int(labels[k])))
-    write_labels(os.path.join(args.out, "glare"), rows)
-
-    rows = []
-    for i, k in enumerate(dim_idx):
-        rng = rng_for("dim", i)
-        fn = f"dim_{i:04d}.jpg"
-        jpeg_save(make_dim(images[k], rng), os.path.join(args.out, "dim", fn), rng)
-        rows.append((fn, int(labels[k])))
-    write_labels(os.path.join(args.out, "dim"), rows)
+    photo_set(args.out, "desk", "desk", desk_idx, images, labels, desk_photo)
+    photo_set(args.out, "glare", "glare", glare_idx, images, labels,
+              lambda d, rng, i: (make_glare(d, rng), ""))
+    photo_set(args.out, "dim", "dim", dim_idx, images, labels,
+              lambda d, rng, i: (make_dim(d, rng), ""))
 
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
           f"{args.numbers} numbers ({args.tilted} tilted, {args.underlined} underlined, "

@@ -823,6 +823,25 @@ namespace {
 // apart are one line. Ruled paper needs at least 3 horizontal lines; vertical ones count only
 // beside horizontal ones (squared paper), so a row of 1s is never taken for lines. The masks are
 // empty when there are no lines. Images under 48 px a side are left alone.
+// Appends the runs of mask pixels across segment s (vertical runs when `horizontal`, else
+// horizontal ones) at 7 points along it; a point off the mask adds none.
+void runs_across(const cv::Mat& mask, const cv::Vec4i& s, bool horizontal, std::vector<int>& runs) {
+  const int W = mask.cols, H = mask.rows;
+  for (int k = 1; k < 8; ++k) {
+    const int x = s[0] + (s[2] - s[0]) * k / 8, y = s[1] + (s[3] - s[1]) * k / 8;
+    if (x < 0 || x >= W || y < 0 || y >= H || !mask.at<uint8_t>(y, x)) continue;
+    int a = 0, b = 0;
+    if (horizontal) {
+      while (y - a - 1 >= 0 && mask.at<uint8_t>(y - a - 1, x)) ++a;
+      while (y + b + 1 < H && mask.at<uint8_t>(y + b + 1, x)) ++b;
+    } else {
+      while (x - a - 1 >= 0 && mask.at<uint8_t>(y, x - a - 1)) ++a;
+      while (x + b + 1 < W && mask.at<uint8_t>(y, x + b + 1)) ++b;
+    }
+    runs.push_back(a + b + 1);
+  }
+}
+
 struct PaperLines {
   cv::Mat mask;        // CV_8U: 255 on a line, either way (each drawn edge to edge)
   cv::Mat horizontal;  // CV_8U: 255 on a horizontal line
@@ -882,24 +901,10 @@ PaperLines paper_lines_find(const cv::Mat& rough) {
   }
   // Thickness: the median run of mask pixels across each segment, sampled along it.
   std::vector<int> runs;
-  auto across = [&](const Line& l, bool horizontal) {
-    const cv::Vec4i& s = l.seg;
-    for (int k = 1; k < 8; ++k) {
-      const int x = s[0] + (s[2] - s[0]) * k / 8, y = s[1] + (s[3] - s[1]) * k / 8;
-      if (x < 0 || x >= W || y < 0 || y >= H || !rough.at<uint8_t>(y, x)) continue;
-      int a = 0, b = 0;
-      if (horizontal) {
-        while (y - a - 1 >= 0 && rough.at<uint8_t>(y - a - 1, x)) ++a;
-        while (y + b + 1 < H && rough.at<uint8_t>(y + b + 1, x)) ++b;
-      } else {
-        while (x - a - 1 >= 0 && rough.at<uint8_t>(y, x - a - 1)) ++a;
-        while (x + b + 1 < W && rough.at<uint8_t>(y, x + b + 1)) ++b;
-      }
-      runs.push_back(a + b + 1);
-    }
-  };
-  for (const Line& l : hor) across(l, true);
-  if (squared) for (const Line& l : ver) across(l, false);
+  for (const Line& l : hor) runs_across(rough, l.seg, true, runs);
+  if (squared) {
+    for (const Line& l : ver) runs_across(rough, l.seg, false, runs);
+  }
   if (runs.empty()) return out;
   std::nth_element(runs.begin(), runs.begin() + long(runs.size() / 2), runs.end());
   const int thick = runs[runs.size() / 2];
@@ -927,6 +932,70 @@ PaperLines paper_lines_find(const cv::Mat& rough) {
     out.mask |= out.vertical;
   }
   return out;
+}
+
+// A fold's crease: one thin straight line from edge to edge of the photo, at any angle. No
+// digit has such a stroke (a photo's digits leave the frame clear, and a tightly cropped 1 is
+// as thick as the digit's other strokes), and where it crosses or touches a digit it joins the
+// two into one piece, so it is added to `lines` and taken out as ruled lines are. Found as a
+// HoughLinesP segment of the rough mask whose ends lie within 2.5% of its chord of the frame,
+// at most 3 px (or 2.5% of the short side) thick and at most three quarters as thick as the
+// strokes beside it, with a digit's worth of ink (a run of a tenth of the long side) off it.
+// Images under 48 px a side are left alone.
+void crease_add(const cv::Mat& rough, const cv::Mat& contrast, PaperLines& lines) {
+  const int W = rough.cols, H = rough.rows, short_side = std::min(W, H);
+  if (short_side < 48) return;
+  std::vector<cv::Vec4i> segs;
+  cv::HoughLinesP(rough, segs, 1, CV_PI / 180, std::max(20, int(0.3 * short_side)),
+                  0.6 * short_side, std::max(3.0, 0.04 * std::max(W, H)));
+  for (const cv::Vec4i& sg : segs) {
+    const double dx = sg[2] - sg[0], dy = sg[3] - sg[1], len = std::hypot(dx, dy);
+    if (len < 1.0) continue;
+    // The chord: where the segment's line enters and leaves the image.
+    const cv::Rect frame(0, 0, W, H);
+    const double far = 2.0 * (W + H);
+    cv::Point a(int(std::lround(sg[0] - dx / len * far)), int(std::lround(sg[1] - dy / len * far)));
+    cv::Point b(int(std::lround(sg[0] + dx / len * far)), int(std::lround(sg[1] + dy / len * far)));
+    if (!cv::clipLine(frame, a, b)) continue;
+    // It must run off the photo at both ends (within 2.5% of the chord): a box's side or a line
+    // drawn under the writing stops short of the frame.
+    const double chord = std::hypot(double(b.x - a.x), double(b.y - a.y));
+    const cv::Point p0(sg[0], sg[1]), p1(sg[2], sg[3]);
+    auto dist = [](cv::Point u, cv::Point v) {
+      return std::hypot(double(u.x - v.x), double(u.y - v.y));
+    };
+    const double end_gap =
+        std::max(std::min(dist(p0, a), dist(p0, b)), std::min(dist(p1, a), dist(p1, b)));
+    if (end_gap > std::max(3.0, 0.025 * chord)) continue;
+    // Thickness: the median run of mask pixels across the segment, sampled along it.
+    const bool horizontal = std::abs(dx) >= std::abs(dy);
+    std::vector<int> runs;
+    runs_across(rough, sg, horizontal, runs);
+    if (runs.size() < 4) continue;
+    std::nth_element(runs.begin(), runs.begin() + long(runs.size() / 2), runs.end());
+    // Across the line, not along the row or column the run was counted in.
+    const int thick = std::max(
+        1,
+        int(std::lround(runs[runs.size() / 2] * (horizontal ? std::abs(dx) : std::abs(dy)) / len)));
+    if (thick > std::max(3.0, 0.025 * short_side)) continue;
+    cv::Mat line = cv::Mat::zeros(rough.size(), CV_8U);
+    cv::line(line, a, b, cv::Scalar(255), thick + 2);
+    cv::Mat rest = rough.clone();
+    rest.setTo(0, line);
+    const MaskShape beside = mask_shape(rest, contrast, std::max(W, H));
+    if (beside.largest_extent < 0.1 * std::max(W, H) || thick > 0.75 * beside.stroke_width)
+      continue;
+    if (lines.mask.empty()) {
+      lines.mask = cv::Mat::zeros(rough.size(), CV_8U);
+      lines.horizontal = cv::Mat::zeros(rough.size(), CV_8U);
+    }
+    cv::Mat& dir = horizontal ? lines.horizontal : lines.vertical;
+    if (dir.empty()) dir = cv::Mat::zeros(rough.size(), CV_8U);
+    cv::line(dir, a, b, cv::Scalar(255), thick);
+    cv::line(lines.mask, a, b, cv::Scalar(255), thick);
+    lines.half = std::max(lines.half, thick / 2 + 1);
+    return;  // one crease
+  }
 }
 
 // Paints the lines out of gd8 (dark ink on light paper, CV_8U, changed in place): a line pixel
@@ -1139,6 +1208,7 @@ InkMap ink_find(const cv::Mat& image) {
   PaperLines lines;
   if (!drawn_in_alpha) {
     lines = paper_lines_find(rough);
+    crease_add(rough, resid, lines);
     if (!lines.mask.empty()) {
       rough.setTo(0, lines.mask);
       shape = mask_shape(rough, resid, long_side);

@@ -1,6 +1,6 @@
 """Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits level,
 tilted, underlined and boxed, photos on ruled and squared paper, photos of a note on a desk, photos
-under a flash's glare and in dim light) from the
+under a flash's glare, in dim light and of a folded note) from the
 MNIST *test* digits only, deterministically (fixed seed), each with a labels.csv (file,label).
 Run by tests/realistic/run.sh; usage: /usr/bin/python3 make_sets.py OUT_DIR (needs SCRAWL_DATA)."""
 import argparse
@@ -15,7 +15,7 @@ from PIL import Image, ImageFilter
 
 SEED = 20240605
 SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6, "desk": 7,
-           "underlined": 8, "boxed": 9, "glare": 10, "dim": 11}
+           "underlined": 8, "boxed": 9, "glare": 10, "dim": 11, "fold": 12}
 
 
 # ---- MNIST ----
@@ -571,6 +571,23 @@ def write_labels(folder, rows):
     os.replace(tmp, os.path.join(folder, "labels.csv"))
 
 
+def make_fold(d, rng):
+    """A photo (make_photo's) of a note that was folded: a straight crease across the whole page
+    at any angle and place, 15-35% darker along a line about 0.4% of the photo wide, the paper on
+    one side of it 8-20% darker (turned a little from the light), then noise again and JPEG."""
+    img = np.asarray(make_photo(d, rng).convert("RGB"), np.float32)
+    H, W = img.shape[:2]
+    S = max(H, W)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    phi = rng.uniform(0, math.pi)
+    dist = xx * math.cos(phi) + yy * math.sin(phi)
+    cut = rng.uniform(np.percentile(dist, 25), np.percentile(dist, 75))
+    side = np.where(dist > cut, rng.uniform(0.8, 0.92), 1.0)
+    crease = 1 - rng.uniform(0.15, 0.35) * np.exp(-((dist - cut) / max(1.0, 0.004 * S)) ** 2)
+    img = img * (side * crease)[..., None] + rng.normal(0, rng.uniform(1, 3), (H, W, 1))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+
+
 def photo_set(out, name, prefix, idx, images, labels, make):
     """One JPEG per digit of idx into out/name, PREFIX_NNNN[suffix].jpg: make(d, rng, i) ->
     (image, suffix), with the item's own generator (which then also draws the JPEG settings)."""
@@ -626,6 +643,7 @@ def main():
                     help="photos of a note on a desk (a fifth running off the photo)")
     ap.add_argument("--glare", type=int, default=300, help="photos under a flash's glare")
     ap.add_argument("--dim", type=int, default=300, help="photos in dim light")
+    ap.add_argument("--fold", type=int, default=300, help="photos of a folded note")
     ap.add_argument("--data", default=os.environ.get("SCRAWL_DATA"),
                     help="MNIST folder (default: $SCRAWL_DATA)")
     args = ap.parse_args()
@@ -646,6 +664,8 @@ def main():
     glare_idx = order[::-1][glare_start:glare_start + args.glare]  # after desk's
     dim_start = glare_start + args.glare
     dim_idx = order[::-1][dim_start:dim_start + args.dim]  # after glare's
+    fold_start = dim_start + args.dim
+    fold_idx = order[::-1][fold_start:fold_start + args.fold]  # after dim's
 
     for name in SET_IDS:
         os.makedirs(os.path.join(args.out, name), exist_ok=True)
@@ -699,12 +719,15 @@ def main():
               lambda d, rng, i: (make_glare(d, rng), ""))
     photo_set(args.out, "dim", "dim", dim_idx, images, labels,
               lambda d, rng, i: (make_dim(d, rng), ""))
+    photo_set(args.out, "fold", "fold", fold_idx, images, labels,
+              lambda d, rng, i: (make_fold(d, rng), ""))
 
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
           f"{args.numbers} numbers ({args.tilted} tilted, {args.underlined} underlined, "
           f"{args.boxed} boxed), "
           f"{args.lined} on lined paper, "
-          f"{args.desk} on a desk, {args.glare} under a glare, {args.dim} in dim light "
+          f"{args.desk} on a desk, {args.glare} under a glare, {args.dim} in dim light, "
+          f"{args.fold} folded "
           f"in {time.time() - t0:.1f}s -> {args.out}", file=sys.stderr)
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Realistic test sets: generates photos, canvas drawings, rows of digits, photos on ruled and
-# squared paper, on a desk, under a flash's glare and in dim light from the MNIST test set (once;
-# cached by the generator's hash; plus the photos' digits as plain MNIST, for reference), reads
-# them with `scrawl predict --json`, and scores them against tests/realistic/floors.json.
+# squared paper, on a desk, under a flash's glare, in dim light and folded, from the MNIST test
+# set (once; cached by the generator's hash; plus the photos' digits as plain MNIST, for
+# reference), reads them with `scrawl predict --json`, and scores them against
+# tests/realistic/floors.json.
 # CTest runs it as `realistic` (label data).
 #
 # Usage: tests/realistic/run.sh [MODEL]   (default: models/default.scrawl; floors are checked
@@ -131,6 +132,7 @@ predict_set boxed number
 predict_set desk digit
 predict_set glare digit
 predict_set dim digit
+predict_set fold digit
 
 sheet=()
 [[ -n "${SCRAWL_REALISTIC_OUT:-}" ]] && sheet=(--sheet "$out/failures.png" --json "$out/scores.json")

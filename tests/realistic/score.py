@@ -19,6 +19,7 @@ SETS = {  # set -> (what counts as right, description)
     "desk": ("digit", "photos of a note on a desk, digit accuracy"),
     "glare": ("digit", "photos under a flash's glare, digit accuracy"),
     "dim": ("digit", "photos in dim light (dark and noisy), digit accuracy"),
+    "fold": ("digit", "photos of a folded note (a crease across), digit accuracy"),
 }
 
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -421,6 +422,29 @@ TEST(VisionDigit, DimNoisyPhotoKeepsItsStrokes) {
       EXPECT_GT(similarity(c.pixels, clean), 0.9) << "sigma " << sigma << ", seed " << seed;
     }
   }
+}
+
+// A folded note: a thin crease from edge to edge (darker by 100 grey levels, 2 px wide) crosses
+// the digit, on grey paper, at several angles. Before creases were taken out, the crease and
+// the 3 were one piece and the crop was mostly crease (similarity 0.27 to 0.34). A stroke that
+// runs from edge to edge but is as thick as the digit's others (a tightly cropped 1) stays.
+TEST(VisionDigit, FoldCreaseIsNotInk) {
+  const cv::Mat grey = digit_grey();
+  cv::Mat paper;
+  grey.convertTo(paper, CV_8U, 160.0 / 255.0, 20.0);  // ink 20, paper 180
+  const Pixels clean = digit_preprocess(paper).pixels;
+  const cv::Point ends[][2] = {{{0, 40}, {199, 150}}, {{30, 0}, {170, 199}}, {{0, 120}, {199, 95}}};
+  for (const auto& e : ends) {
+    cv::Mat folded = paper.clone();
+    cv::line(folded, e[0], e[1], cv::Scalar(80), 2, cv::LINE_AA);
+    folded = noisy(folded, 2.0, 5);
+    EXPECT_GT(similarity(digit_preprocess(folded).pixels, clean), 0.9)
+        << "crease from " << e[0] << " to " << e[1];
+  }
+  cv::Mat one(200, 200, CV_8U, cv::Scalar(180));
+  cv::line(one, {100, 0}, {95, 199}, cv::Scalar(20), 14);
+  const DigitCrop c = digit_preprocess(noisy(one, 2.0, 6));
+  EXPECT_GT(std::accumulate(c.pixels.begin(), c.pixels.end(), 0.0f), 40.0f) << "the 1 is kept";
 }
 
 // A fat brush on a transparent canvas: strokes wider than a third of the image. The paper is

@@ -849,13 +849,21 @@ struct PaperLines {
   int half = 1;        // half the lines' thickness, pixels, rounded up
 };
 
-PaperLines paper_lines_find(const cv::Mat& rough) {
-  PaperLines out;
-  const int W = rough.cols, H = rough.rows;
-  if (std::min(W, H) < 48) return out;
+// The straight segments of the rough mask at least 75% of the short side long (HoughLinesP),
+// which both the ruled lines and a crease are found among; none under 48 px a side.
+std::vector<cv::Vec4i> long_segments(const cv::Mat& rough) {
   std::vector<cv::Vec4i> segs;
+  const int W = rough.cols, H = rough.rows;
+  if (std::min(W, H) < 48) return segs;
   cv::HoughLinesP(rough, segs, 1, CV_PI / 180, std::max(20, int(0.3 * std::min(W, H))),
                   0.75 * std::min(W, H), std::max(3.0, 0.04 * std::max(W, H)));
+  return segs;
+}
+
+PaperLines paper_lines_find(const cv::Mat& rough, const std::vector<cv::Vec4i>& segs) {
+  PaperLines out;
+  const int W = rough.cols, H = rough.rows;
+  if (segs.empty()) return out;
   // Each direction: the offset where a segment crosses the image's middle line, per segment.
   struct Line {
     double offset;
@@ -942,12 +950,9 @@ PaperLines paper_lines_find(const cv::Mat& rough) {
 // at most 3 px (or 2.5% of the short side) thick and at most three quarters as thick as the
 // strokes beside it, with a digit's worth of ink (a run of a tenth of the long side) off it.
 // Images under 48 px a side are left alone.
-void crease_add(const cv::Mat& rough, const cv::Mat& contrast, PaperLines& lines) {
+void crease_add(const cv::Mat& rough, const std::vector<cv::Vec4i>& segs, const cv::Mat& contrast,
+                PaperLines& lines) {
   const int W = rough.cols, H = rough.rows, short_side = std::min(W, H);
-  if (short_side < 48) return;
-  std::vector<cv::Vec4i> segs;
-  cv::HoughLinesP(rough, segs, 1, CV_PI / 180, std::max(20, int(0.3 * short_side)),
-                  0.6 * short_side, std::max(3.0, 0.04 * std::max(W, H)));
   for (const cv::Vec4i& sg : segs) {
     const double dx = sg[2] - sg[0], dy = sg[3] - sg[1], len = std::hypot(dx, dy);
     if (len < 1.0) continue;
@@ -1207,8 +1212,9 @@ InkMap ink_find(const cv::Mat& image) {
   // and, below, the image.
   PaperLines lines;
   if (!drawn_in_alpha) {
-    lines = paper_lines_find(rough);
-    crease_add(rough, resid, lines);
+    const std::vector<cv::Vec4i> segs = long_segments(rough);
+    lines = paper_lines_find(rough, segs);
+    crease_add(rough, segs, resid, lines);
     if (!lines.mask.empty()) {
       rough.setTo(0, lines.mask);
       shape = mask_shape(rough, resid, long_side);

@@ -156,15 +156,28 @@ namespace ink_detail {
 // rounds once a round keeps the same inliers as the round before: its solve would get the very
 // same equations and return the same coefficients, so every later round would repeat it exactly.
 PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
+  // Buffers kept from call to call on this thread: a request would otherwise allocate a dozen
+  // of them, and on a photo's 96x96 grid the quadratic's terms (440 KB) come from mmap.
+  struct Scratch {
+    std::vector<int> xs;
+    std::vector<double> cx, cys, v, r, dev, select, dark_mag, light_mag;
+    std::vector<uint32_t> inliers, previous;
+    std::vector<std::array<double, 6>> f;
+  };
+  thread_local Scratch ws;
   const int nx = std::min(grey8.cols, kSampleSide), ny = std::min(grey8.rows, kSampleSide);
-  std::vector<int> xs(static_cast<size_t>(nx));
-  std::vector<double> cx(static_cast<size_t>(nx));
+  std::vector<int>& xs = ws.xs;
+  std::vector<double>& cx = ws.cx;
+  xs.resize(size_t(nx));
+  cx.resize(size_t(nx));
   for (int i = 0; i < nx; ++i) {
     xs[size_t(i)] = std::min(grey8.cols - 1, int((i + 0.5) * grey8.cols / nx));
     cx[size_t(i)] = coord(xs[size_t(i)], grey8.cols);
   }
   const size_t n = size_t(nx) * size_t(ny);
-  std::vector<double> v(n), cys(static_cast<size_t>(ny));
+  std::vector<double>&v = ws.v, &cys = ws.cys;
+  v.resize(n);
+  cys.resize(size_t(ny));
   std::array<uint32_t, 256> hist{};
   for (int j = 0, k = 0; j < ny; ++j) {
     const int y = std::min(grey8.rows - 1, int((j + 0.5) * grey8.rows / ny));
@@ -178,21 +191,26 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
   }
   // The quadratic's terms at every sample, made only once a solve needs them (flat digital paper
   // never does).
-  std::vector<std::array<double, 6>> f;
+  std::vector<std::array<double, 6>>& f = ws.f;
+  bool have_terms = false;
   auto terms = [&] {
-    if (!f.empty()) return;
+    if (have_terms) return;
+    have_terms = true;
     f.resize(n);
     for (int j = 0, k = 0; j < ny; ++j)
       for (int i = 0; i < nx; ++i, ++k) basis(cx[size_t(i)], cys[size_t(j)], f[size_t(k)].data());
   };
   PaperFit fit;
   fit.coef[0] = quantile_hist(hist, n, 0.5);
-  std::vector<double> r(n), dev(n), scratch;
-  std::vector<uint32_t> inliers, previous;
-  inliers.reserve(n);
+  std::vector<double>&r = ws.r, &dev = ws.dev, &scratch = ws.select;
+  r.resize(n);
+  dev.resize(n);
+  std::vector<uint32_t>&inliers = ws.inliers, &previous = ws.previous;
+  inliers.clear();
+  previous.clear();
   double med = 0.0;
   for (int iter = 0;; ++iter) {
-    if (f.empty()) {
+    if (!have_terms) {
       // No solve yet: the fit is the constant c, and the sum below would be c exactly (the
       // other terms add 0).
       for (size_t i = 0; i < n; ++i) r[i] = v[i] - fit.coef[0];
@@ -259,7 +277,9 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
 
   fit.threshold = std::max(4.0 * fit.sigma, 6.0);
   double dark = 0, light = 0;
-  std::vector<double> dark_mag, light_mag;
+  std::vector<double>&dark_mag = ws.dark_mag, &light_mag = ws.light_mag;
+  dark_mag.clear();
+  light_mag.clear();
   for (size_t i = 0; i < n; ++i) {
     double rc = r[i] - med;
     if (rc < -fit.threshold) {
@@ -318,13 +338,15 @@ cv::Mat mask_beyond(const cv::Mat& img, float t, bool above) {
 // Samples of a CV_32F image on the statistics grid.
 std::vector<float> grid_samples(const cv::Mat& img) {
   int nx = std::min(img.cols, kSampleSide), ny = std::min(img.rows, kSampleSide);
-  std::vector<float> out;
-  out.reserve(size_t(nx) * ny);
+  // The grid's columns, worked out once rather than per row (a double division each).
+  std::array<int, kSampleSide> cols;
+  for (int i = 0; i < nx; ++i)
+    cols[size_t(i)] = std::min(img.cols - 1, int((i + 0.5) * img.cols / nx));
+  std::vector<float> out(size_t(nx) * ny);
+  float* o = out.data();
   for (int j = 0; j < ny; ++j) {
     const float* row = img.ptr<float>(std::min(img.rows - 1, int((j + 0.5) * img.rows / ny)));
-    for (int i = 0; i < nx; ++i) {
-      out.push_back(row[std::min(img.cols - 1, int((i + 0.5) * img.cols / nx))]);
-    }
+    for (int i = 0; i < nx; ++i) *o++ = row[cols[size_t(i)]];
   }
   return out;
 }
@@ -1281,9 +1303,9 @@ InkMap ink_find(const cv::Mat& image) {
   } else {
     s_smooth = s;
   }
-  cv::Mat s8, unused;
+  cv::Mat s8;
   s_smooth.convertTo(s8, CV_8U, 255.0);  // saturates to [0, 255]
-  double otsu = cv::threshold(s8, unused, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU) / 255.0;
+  double otsu = ink_detail::otsu_level(s8) / 255.0;
   double thresh = std::max({otsu, 4.0 * sigma_s, 0.12});
   // `s_smooth > thresh`: OpenCV compares a float image with the scalar rounded to float.
   cv::Mat mask0 = mask_beyond(s_smooth, float(thresh), true);

@@ -32,6 +32,24 @@ void number_append(std::string& out, float v) {
     out += ".0";  // no point, exponent, inf or nan
 }
 
+void int_append(std::string& out, int v) {
+  char buf[16];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
+// s as a JSON string, as nlohmann::json writes it (bad UTF-8 replaced). Plain printable ASCII,
+// which device and model names are, needs no escaping and is copied as it is.
+void string_append(std::string& out, const std::string& s) {
+  if (std::all_of(s.begin(), s.end(),
+                  [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; })) {
+    out += '"';
+    out += s;
+    out += '"';
+    return;
+  }
+  out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // What both writers say of the crops as a whole: the digits, the digits with their separators,
 // and whether every digit is sure.
 struct Summary {
@@ -82,33 +100,46 @@ nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* pr
 
 std::string reading_json_text(const std::vector<DigitCrop>& crops, const float* probs,
                               const std::string& device, const std::string& model) {
-  // Keys in nlohmann::json's order (sorted), as reading_json's dump has them.
-  std::string digits = "[";
-  for (size_t i = 0; i < crops.size(); ++i) {
-    const float* p = probs + i * kClasses;
-    const int d = argmax10(p);
-    const Box& b = crops[i].box;
-    if (i) digits += ',';
-    digits += "{\"box\":[" + std::to_string(b.x) + ',' + std::to_string(b.y) + ',' +
-              std::to_string(b.w) + ',' + std::to_string(b.h) + "],\"confidence\":";
-    number_append(digits, p[d]);
-    digits += ",\"digit\":" + std::to_string(d) + ",\"sure\":";
-    digits += p[d] >= kSureAtLeast ? "true}" : "false}";
-  }
-  digits += ']';
+  // Keys in nlohmann::json's order (sorted), as reading_json's dump has them. Appended in place
+  // to one buffer sized for the usual answer: this runs once per request.
   const Summary all = summary_of(crops, probs);
   const int head = crops.empty() ? 0 : argmax10(probs);
-  std::string out = "{\"confidence\":";
+  std::string out;
+  out.reserve(300 + 120 * crops.size() + device.size() + model.size());
+  out += "{\"confidence\":";
   if (crops.empty())
     out += "0.0";
   else
     number_append(out, probs[head]);
-  out += ",\"device\":" + nlohmann::json(device).dump(-1, ' ', false,
-                                                       nlohmann::json::error_handler_t::replace);
-  out += ",\"digit\":" + std::to_string(head) + ",\"digits\":" + digits;
-  out += ",\"model\":" + nlohmann::json(model).dump(-1, ' ', false,
-                                                     nlohmann::json::error_handler_t::replace);
-  out += ",\"number\":\"" + all.number + "\",\"probabilities\":[";
+  out += ",\"device\":";
+  string_append(out, device);
+  out += ",\"digit\":";
+  int_append(out, head);
+  out += ",\"digits\":[";
+  for (size_t i = 0; i < crops.size(); ++i) {
+    const float* p = probs + i * kClasses;
+    const int d = argmax10(p);
+    const Box& b = crops[i].box;
+    if (i) out += ',';
+    out += "{\"box\":[";
+    int_append(out, b.x);
+    out += ',';
+    int_append(out, b.y);
+    out += ',';
+    int_append(out, b.w);
+    out += ',';
+    int_append(out, b.h);
+    out += "],\"confidence\":";
+    number_append(out, p[d]);
+    out += ",\"digit\":";
+    int_append(out, d);
+    out += p[d] >= kSureAtLeast ? ",\"sure\":true}" : ",\"sure\":false}";
+  }
+  out += "],\"model\":";
+  string_append(out, model);
+  out += ",\"number\":\"";
+  out += all.number;
+  out += "\",\"probabilities\":[";
   for (int c = 0; c < kClasses; ++c) {
     if (c) out += ',';
     if (crops.empty())
@@ -116,8 +147,9 @@ std::string reading_json_text(const std::vector<DigitCrop>& crops, const float* 
     else
       number_append(out, probs[c]);
   }
-  out += std::string("],\"sure\":") + (all.sure ? "true" : "false") + ",\"text\":\"" + all.text +
-         "\"}";
+  out += all.sure ? "],\"sure\":true,\"text\":\"" : "],\"sure\":false,\"text\":\"";
+  out += all.text;
+  out += "\"}";
   return out;
 }
 

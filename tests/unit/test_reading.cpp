@@ -64,7 +64,9 @@ TEST(Reading, TextWriterMatchesTheJsonDump) {
       crops[i].box = {int(rng() % 900), int(rng() % 900), int(rng() % 90), int(rng() % 90)};
       crops[i].mark_after = "\0\0.,-"[rng() % 5];
     }
-    const std::string model = trial % 2 ? "default" : "odd \"name\" \xc3\xa9";
+    const std::string model = trial % 2        ? "default"
+                              : trial % 4 == 0 ? "odd \"name\" \xc3\xa9"
+                                               : "tab\there, back\\slash";
     nlohmann::json j = reading_json(crops, probs.data());
     j["device"] = "cpu";
     j["model"] = model;

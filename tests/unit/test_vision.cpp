@@ -1346,6 +1346,38 @@ TEST(VisionInkInternals, ComponentsMatchOpenCv) {
   }
 }
 
+// otsu_level against cv::threshold's Otsu on what it meets: two-level images (the ink strength
+// of a crop), noise, a single level, a single pixel, a ramp, and a view into a larger image.
+TEST(VisionInkInternals, OtsuLevelMatchesOpenCv) {
+  cv::RNG rng(11);
+  std::vector<cv::Mat> images;
+  for (int n = 0; n < 40; ++n) {
+    const int w = 1 + rng.uniform(0, 120), h = 1 + rng.uniform(0, 90);
+    cv::Mat img(h, w, CV_8U);
+    const int kind = n % 4;
+    if (kind == 0) rng.fill(img, cv::RNG::UNIFORM, 0, 256);
+    if (kind == 1) rng.fill(img, cv::RNG::NORMAL, rng.uniform(20, 230), rng.uniform(1, 40));
+    if (kind == 2) {  // paper near 0, a stroke near 200
+      img.setTo(rng.uniform(0, 12));
+      cv::line(img, {0, 0}, {w - 1, h - 1}, cv::Scalar(rng.uniform(150, 256)), 1 + n % 3);
+    }
+    if (kind == 3) img.setTo(rng.uniform(0, 256));  // one level: no split
+    images.push_back(img);
+  }
+  cv::Mat ramp(1, 256, CV_8U);
+  for (int i = 0; i < 256; ++i) ramp.at<uint8_t>(0, i) = uint8_t(i);
+  images.push_back(ramp);
+  cv::Mat big(64, 64, CV_8U);
+  rng.fill(big, cv::RNG::UNIFORM, 0, 256);
+  images.push_back(big(cv::Rect(5, 7, 30, 20)));  // not continuous
+  for (const cv::Mat& img : images) {
+    SCOPED_TRACE(std::to_string(img.cols) + "x" + std::to_string(img.rows));
+    cv::Mat unused;
+    const double want = cv::threshold(img, unused, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+    EXPECT_EQ(ink_detail::otsu_level(img), want);
+  }
+}
+
 TEST(VisionInkInternals, MaskGrowMatchesDistanceTransform) {
   using namespace ink_detail;
   for (const cv::Mat& mask : masks_assorted()) {

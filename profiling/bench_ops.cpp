@@ -1,6 +1,7 @@
 // Google Benchmark over each Backend op at the seed and default networks' shapes, on the fast
 // CPU backend and on the plain reference in the same process; then whole-network inference
-// (Network::predict, one thread as the server runs it) against the formulation it replaced.
+// (Network::predict, one thread as the server runs it) against the formulation it replaced, and
+// the seed network's fused plan (host/conv_dense_plan.h) against Network::predict.
 // Ends with tables of speed-ups. Run: build/bench_ops [--benchmark_filter=predict]
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -15,7 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "host/conv_dense_plan.h"
 #include "host/cpu_backend.h"
+#include "host/dataset.h"
 #include "host/host_memory.h"
 #include "host/network.h"
 
@@ -272,12 +276,62 @@ void BM_predict(benchmark::State& st) {
       n, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
+// The first n MNIST test images as the server feeds them (ink 1, paper 0), from $SCRAWL_DATA.
+std::vector<float> mnist_inputs(int n) {
+  const char* dir = std::getenv("SCRAWL_DATA");
+  if (!dir || !*dir) return {};
+  static const Dataset test = mnist_load(dir, false);
+  std::vector<float> x(size_t(n) * test.image_size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = test.images[i % test.images.size()] / 255.0f;
+  return x;
+}
+
+// The seed network as the server runs it on one thread: the fused background-skipping plan
+// against Network::predict on the same weights (Glorot, small biases: the plan's cost depends on
+// how much of the input is blank, not on the weights). Inputs: MNIST test digits, whose blank
+// windows the plan skips, or uniform noise, where nothing is blank (the plan's worst case).
+// args: {variant (0 = plan, 1 = Network::predict), inputs (0 = MNIST, 1 = noise), batch}
+void BM_seed_engine(benchmark::State& st) {
+  const bool plain = st.range(0) == 1;
+  const int n = static_cast<int>(st.range(2));
+  std::unique_ptr<Backend> be = cpu_backend_create(1);
+  Network net(Network::arch_from_file(std::string(SCRAWL_SOURCE_DIR) + "/models/seed.json"), *be);
+  net.init_glorot(7);
+  std::vector<float> p = net.params_to_host();
+  for (const ParamSpec& s : net.params())
+    if (s.shape.size() == 1)
+      for (size_t i = 0; i < s.size(); ++i) p[s.offset + i] = 0.01f * float(int(i % 7) - 3);
+  net.params_from_host(p);
+  std::vector<float> x;
+  if (st.range(1) == 0) {
+    x = mnist_inputs(n);
+    if (x.empty()) return st.SkipWithError("set SCRAWL_DATA to the MNIST folder (scripts/fetch_mnist.sh)");
+  } else {
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    x.resize(size_t(n) * 784);
+    for (float& v : x) v = pixel(rng);
+  }
+  const std::unique_ptr<ConvDensePlan> plan = ConvDensePlan::create(net, 1);
+  std::vector<float> probs(size_t(n) * net.classes());
+  for (auto _ : st) {
+    if (plain)
+      net.predict(x.data(), n, probs.data());
+    else
+      plan->predict(x.data(), n, probs.data());
+    benchmark::DoNotOptimize(probs.data());
+  }
+  st.counters["per_img"] = benchmark::Counter(
+      n, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
 // args: {backend (0 = cpu, 1 = reference), shape}
 BENCHMARK(BM_conv_forward)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_conv_backward)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_dense)->Args({0, 0})->Args({1, 0})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_adam)->Args({0, 0})->Args({1, 0})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_predict)->ArgsProduct({{0, 1}, {0, 1}, {1, 17, 64}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_seed_engine)->ArgsProduct({{0, 1}, {0, 1}, {1, 17, 64}})->Unit(benchmark::kMicrosecond);
 
 // Console output as usual, then one line per op and shape: the fast path's speed-up over its
 // peer (the reference backend; for predict, the legacy formulation). With repetitions, the

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "host/backend.h"
+#include "host/conv_dense_plan.h"
 #include "host/cpu_backend.h"
 #include "host/error.h"
 #include "host/model_file.h"
@@ -15,9 +16,13 @@ namespace {
 
 class NetworkEngine final : public InferenceEngine {
  public:
-  NetworkEngine(std::unique_ptr<Backend> backend, const ModelFile& file, std::string name)
+  NetworkEngine(std::unique_ptr<Backend> backend, const ModelFile& file, std::string name,
+                int cpu_threads)
       : backend_(std::move(backend)), net_(file.arch, *backend_), name_(std::move(name)) {
     model_file_to_network(file, net_);
+    // The served weights never change, so on the CPU the report's network shape runs as one
+    // fused pass that skips the blank background (host/conv_dense_plan.h).
+    if (backend_->kind() == BackendKind::Cpu) plan_ = ConvDensePlan::create(net_, cpu_threads);
     const ActShape in = net_.input_shape();
     if (in.c != 1 || in.h != kImageSide || in.w != kImageSide || net_.classes() != kClasses)
       throw FormatError("model takes (" + std::to_string(in.c) + ", " + std::to_string(in.h) +
@@ -25,7 +30,12 @@ class NetworkEngine final : public InferenceEngine {
                         std::to_string(net_.classes()) +
                         " classes; the server needs (1, 28, 28) and 10");
   }
-  void infer(const float* x, int n, float* probs) override { net_.predict(x, n, probs); }
+  void infer(const float* x, int n, float* probs) override {
+    if (plan_)
+      plan_->predict(x, n, probs);
+    else
+      net_.predict(x, n, probs);
+  }
   std::string device() const override { return backend_->name(); }
   std::string model() const override { return name_; }
 
@@ -33,6 +43,7 @@ class NetworkEngine final : public InferenceEngine {
   std::unique_ptr<Backend> backend_;  // declared before net_: the network holds a reference
   Network net_;
   std::string name_;
+  std::unique_ptr<ConvDensePlan> plan_;  // null unless CPU and conv2d-relu-flatten-dense
 };
 
 }  // namespace
@@ -54,7 +65,8 @@ std::unique_ptr<InferenceEngine> network_engine_create(const ModelFile& file,
     backend = cpu_backend_create(cpu_threads);
     if (why) *why += "; inference on " + std::to_string(cpu_threads) + " thread(s)";
   }
-  return std::make_unique<NetworkEngine>(std::move(backend), file, name.empty() ? "default" : name);
+  return std::make_unique<NetworkEngine>(std::move(backend), file, name.empty() ? "default" : name,
+                                         cpu_threads);
 }
 
 }  // namespace scrawl::server

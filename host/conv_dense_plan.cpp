@@ -232,12 +232,14 @@ void ConvDensePlan::logits_range(const float* x, int lo, int hi, float* logits) 
 }
 
 void ConvDensePlan::logits(const float* x, int n, float* logits) const {
-  if (n <= 0) return;
-  const int chunk = threads_ > 1 && n > kThreadChunk ? kThreadChunk : kRangeMax;
-  const int chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(threads_) schedule(dynamic) if (chunk == kThreadChunk)
+  if (threads_ <= 1 || n <= kThreadChunk) {  // no OpenMP region at all: the server's case
+    for (int lo = 0; lo < n; lo += kRangeMax) logits_range(x, lo, std::min(n, lo + kRangeMax), logits);
+    return;
+  }
+  const int chunks = (n + kThreadChunk - 1) / kThreadChunk;
+#pragma omp parallel for num_threads(threads_) schedule(dynamic)
   for (int c = 0; c < chunks; ++c)
-    logits_range(x, c * chunk, std::min(n, (c + 1) * chunk), logits);
+    logits_range(x, c * kThreadChunk, std::min(n, (c + 1) * kThreadChunk), logits);
 }
 
 void ConvDensePlan::predict(const float* x, int n, float* probs) const {

@@ -40,6 +40,10 @@ size_t Batcher::queue_depth() const {
 
 SubmitStatus Batcher::submit(std::vector<float> x, int k, BatchCallback done, bool second_look) {
   if (k <= 0 || x.size() != static_cast<size_t>(k) * kImagePixels) return SubmitStatus::Stopped;
+  // The worker needs waking only when the queue was empty (it waits for a first group) or the
+  // batch is now full (it waits out the delay otherwise, and wakes at the deadline by itself):
+  // a wake-up per request would cost a context switch each while a batch fills.
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (stopping_) return SubmitStatus::Stopped;
@@ -48,11 +52,13 @@ SubmitStatus Batcher::submit(std::vector<float> x, int k, BatchCallback done, bo
     // never refused forever; otherwise the bound is strict.
     if (queued_images_ + static_cast<size_t>(k) > static_cast<size_t>(config_.queue_capacity))
       return SubmitStatus::QueueFull;
+    wake = queue_.empty();
     queue_.push_back(
         Group{std::move(x), k, second_look, std::move(done), std::chrono::steady_clock::now()});
     queued_images_ += static_cast<size_t>(k);
+    wake = wake || queued_images_ >= static_cast<size_t>(config_.max_batch);
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
   return SubmitStatus::Accepted;
 }
 

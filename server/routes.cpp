@@ -265,6 +265,25 @@ void Api::handle(Request&& req, Responder respond) noexcept {
   }
 }
 
+void Api::answer_post(std::function<void()> answer) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lk(outbox_mu_);
+    first = outbox_.empty();
+    outbox_.push_back(std::move(answer));
+  }
+  if (first) boost::asio::post(io_, [this] { answers_drain(); });
+}
+
+void Api::answers_drain() noexcept {
+  std::vector<std::function<void()>> answers;
+  {
+    std::lock_guard<std::mutex> lk(outbox_mu_);
+    answers.swap(outbox_);
+  }
+  for (std::function<void()>& a : answers) a();  // each catches its own errors
+}
+
 void Api::submit_error(const std::shared_ptr<Exchange>& ex, SubmitStatus status) {
   switch (status) {
     case SubmitStatus::QueueFull:
@@ -486,10 +505,9 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
     for (const ImageOutcome& o : *outcomes)
       for (const vision::DigitCrop& c : o.crops)
         std::copy(c.pixels.begin(), c.pixels.end(), x.begin() + (row++) * kImagePixels);
-    boost::asio::any_io_executor io = io_;
-    auto done = [ex, io, answer](BatchResult&& r) {
+    auto done = [this, ex, answer](BatchResult&& r) {
       // On the engine's worker thread: hand the JSON work to an I/O thread at once.
-      boost::asio::post(io, [ex, answer, r = std::move(r)]() {
+      answer_post([ex, answer, r = std::move(r)]() {
         try {
           answer(r);
         } catch (const std::exception& e) {
@@ -603,10 +621,9 @@ void Api::v2_infer(const std::shared_ptr<Exchange>& ex, const std::string& model
   auto req = std::make_shared<V2Request>(
       v2_request_parse(ex->req.body(), header_length, config_.max_tensor_batch));
   std::vector<float> x = std::move(req->x);
-  boost::asio::any_io_executor io = io_;
   const SubmitStatus st =
-      batcher_.submit(std::move(x), req->n, [ex, io, req, model](BatchResult&& r) {
-        boost::asio::post(io, [ex, req, model, r = std::move(r)]() {
+      batcher_.submit(std::move(x), req->n, [this, ex, req, model](BatchResult&& r) {
+        answer_post([ex, req, model, r = std::move(r)]() {
           try {
             if (!r.error.empty()) return ex->fail(500, "inference_failed", r.error);
             std::optional<size_t> json_length;

@@ -5,6 +5,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <mutex>
+#include <vector>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <string>
@@ -42,6 +46,11 @@ class Api {
   void v2_infer(const std::shared_ptr<Exchange>& ex, const std::string& model);
   void v2_models(const std::shared_ptr<Exchange>& ex, const std::string& rest);
   void submit_error(const std::shared_ptr<Exchange>& ex, SubmitStatus status);
+  // From the engine's worker thread: runs `answer` on an I/O thread. The answers of one forward
+  // pass share one post (and so one wake-up of an I/O thread): the first queued posts a drain,
+  // the rest join it while it has not started.
+  void answer_post(std::function<void()> answer);
+  void answers_drain() noexcept;
 
   ApiConfig config_;
   Batcher& batcher_;
@@ -49,6 +58,8 @@ class Api {
   boost::asio::any_io_executor io_;
   boost::asio::thread_pool& blocking_;
   std::atomic<int> number_jobs_{0};  // queued or running on blocking_
+  std::mutex outbox_mu_;
+  std::vector<std::function<void()>> outbox_;  // answers waiting for the posted drain
 };
 
 }  // namespace scrawl::server

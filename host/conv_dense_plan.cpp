@@ -4,7 +4,8 @@
 //
 // Numerics: with a(p, k) = relu(conv at window p, filter k) and z(k) = relu(bias k),
 //   logit(o) = b(o) + sum_{p,k} a(p,k) W(o, k*P + p)
-//            = [b(o) + sum_{p,k} z(k) W(o, k*P + p)] + sum_{p inked, k} (a(p,k) - z(k)) W(o, k*P + p)
+//            = [b(o) + sum_{p,k} z(k) W(o, k*P + p)] + sum_{p inked, k} (a(p,k) - z(k)) W(o, k*P +
+//            p)
 // since a(p,k) = z(k) wherever window p holds only zeros. The bracket is summed in double when
 // the plan is made; the float sums differ from the layer-by-layer pass only in their order.
 #include "host/conv_dense_plan.h"
@@ -23,7 +24,7 @@ namespace {
 // Eight floats in one AVX2 register, as in cpu_backend.cpp (GCC/Clang vector extension).
 typedef float v8f __attribute__((vector_size(32)));
 constexpr int kLanes = 8;
-constexpr int kMaxBlock = 8;  // filter vectors kept in registers at once (64 filters)
+constexpr int kMaxBlock = 8;      // filter vectors kept in registers at once (64 filters)
 constexpr int kThreadChunk = 16;  // images per OpenMP work item
 constexpr int kRangeMax = 64;     // images per pass: one bit each in a window's 64-bit mask
 
@@ -42,8 +43,8 @@ inline float sum8(v8f v) {
 // registers, straight into the lane sums of every logit. patch (CRS); cw rows (CRS) `ld` floats
 // apart; dw (OUT) rows `ld` floats apart at this position; acc (OUT) vectors.
 template <int NV>
-void window_add(const float* patch, int crs, const float* cw, const float* cb,
-                const float* blank, const float* dw, int out, size_t ld, float* acc) {
+void window_add(const float* patch, int crs, const float* cw, const float* cb, const float* blank,
+                const float* dw, int out, size_t ld, float* acc) {
   v8f a[NV];
   for (int v = 0; v < NV; ++v) a[v] = load8(cb + v * kLanes);
   for (int j = 0; j < crs; ++j) {
@@ -73,14 +74,22 @@ using WindowAdd = void (*)(const float*, int, const float*, const float*, const 
 
 WindowAdd window_add_for(int nv) {
   switch (nv) {
-    case 1: return window_add<1>;
-    case 2: return window_add<2>;
-    case 3: return window_add<3>;
-    case 4: return window_add<4>;
-    case 5: return window_add<5>;
-    case 6: return window_add<6>;
-    case 7: return window_add<7>;
-    default: return window_add<8>;
+    case 1:
+      return window_add<1>;
+    case 2:
+      return window_add<2>;
+    case 3:
+      return window_add<3>;
+    case 4:
+      return window_add<4>;
+    case 5:
+      return window_add<5>;
+    case 6:
+      return window_add<6>;
+    case 7:
+      return window_add<7>;
+    default:
+      return window_add<8>;
   }
 }
 
@@ -168,8 +177,8 @@ void ConvDensePlan::inked_map(const float* x, uint8_t* inked, std::vector<uint8_
   const Conv2dDims& d = d_;
   const int oh = d.out_h(), ow = d.out_w(), hp = d.h + 2 * d.pad, wp = d.w + 2 * d.pad;
   rows.assign(size_t(hp) * wp + size_t(hp) * ow, 0);
-  uint8_t* nz = rows.data();                      // (HP, WP)
-  uint8_t* across = nz + size_t(hp) * wp;         // (HP, OW): OR over each window's columns
+  uint8_t* nz = rows.data();               // (HP, WP)
+  uint8_t* across = nz + size_t(hp) * wp;  // (HP, OW): OR over each window's columns
   for (int c = 0; c < d.c; ++c)
     for (int y = 0; y < d.h; ++y) {
       const float* in = x + (size_t(c) * d.h + y) * d.w;
@@ -207,7 +216,6 @@ void ConvDensePlan::logits_range(const float* x, int lo, int hi, float* logits) 
     for (int q = 0; q < P; ++q) inked[q] |= uint64_t(map[q]) << i;
   }
   std::vector<float> patch(crs);
-  const WindowAdd add = window_add_for(std::min(kMaxBlock, kv_));
   for (int q = 0; q < P; ++q) {
     const int* win = window_.data() + size_t(q) * crs;
     const float* dwq = dense_w_.data() + size_t(q) * out * kp;
@@ -219,9 +227,8 @@ void ConvDensePlan::logits_range(const float* x, int lo, int hi, float* logits) 
       for (int v0 = 0; v0 < kv_; v0 += kMaxBlock) {
         const int nv = std::min(kMaxBlock, kv_ - v0);
         const size_t f = size_t(v0) * kLanes;
-        (nv == kMaxBlock || v0 == 0 ? add : window_add_for(nv))(
-            patch.data(), crs, conv_w_.data() + f, conv_b_.data() + f, blank_.data() + f,
-            dwq + f, out, ld, ai);
+        window_add_for(nv)(patch.data(), crs, conv_w_.data() + f, conv_b_.data() + f,
+                           blank_.data() + f, dwq + f, out, ld, ai);
       }
     }
   }
@@ -233,7 +240,8 @@ void ConvDensePlan::logits_range(const float* x, int lo, int hi, float* logits) 
 
 void ConvDensePlan::logits(const float* x, int n, float* logits) const {
   if (threads_ <= 1 || n <= kThreadChunk) {  // no OpenMP region at all: the server's case
-    for (int lo = 0; lo < n; lo += kRangeMax) logits_range(x, lo, std::min(n, lo + kRangeMax), logits);
+    for (int lo = 0; lo < n; lo += kRangeMax)
+      logits_range(x, lo, std::min(n, lo + kRangeMax), logits);
     return;
   }
   const int chunks = (n + kThreadChunk - 1) / kThreadChunk;

@@ -42,12 +42,12 @@ class ConvDensePlan {
   int positions_ = 0;  // OH*OW
   int out_ = 0;        // dense outputs
   int threads_ = 1;
-  std::vector<float> conv_w_;   // (CRS, KV*8): filter j of every channel, padded with zeros
-  std::vector<float> conv_b_;   // (KV*8)
-  std::vector<float> blank_;    // (KV*8) relu(bias): a blank window's activation
-  std::vector<float> dense_w_;  // (P, OUT, KV*8): position-major, zero-padded channels
-  std::vector<float> base_;     // (OUT) dense bias + every window blank, summed in double
-  std::vector<int> window_;     // (P, CRS) input offset within an image, or -1 for padding
+  std::vector<float> conv_w_;      // (CRS, KV*8): filter j of every channel, padded with zeros
+  std::vector<float> conv_b_;      // (KV*8)
+  std::vector<float> blank_;       // (KV*8) relu(bias): a blank window's activation
+  std::vector<float> dense_w_;     // (P, OUT, KV*8): position-major, zero-padded channels
+  std::vector<float> base_;        // (OUT) dense bias + every window blank, summed in double
+  std::vector<int> window_;        // (P, CRS) input offset within an image, or -1 for padding
   std::unique_ptr<Backend> rows_;  // the reference backend, for its softmax
 };
 

@@ -305,7 +305,8 @@ void BM_seed_engine(benchmark::State& st) {
   std::vector<float> x;
   if (st.range(1) == 0) {
     x = mnist_inputs(n);
-    if (x.empty()) return st.SkipWithError("set SCRAWL_DATA to the MNIST folder (scripts/fetch_mnist.sh)");
+    if (x.empty())
+      return st.SkipWithError("set SCRAWL_DATA to the MNIST folder (scripts/fetch_mnist.sh)");
   } else {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
@@ -331,7 +332,9 @@ BENCHMARK(BM_conv_backward)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMil
 BENCHMARK(BM_dense)->Args({0, 0})->Args({1, 0})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_adam)->Args({0, 0})->Args({1, 0})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_predict)->ArgsProduct({{0, 1}, {0, 1}, {1, 17, 64}})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_seed_engine)->ArgsProduct({{0, 1}, {0, 1}, {1, 17, 64}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_seed_engine)
+    ->ArgsProduct({{0, 1}, {0, 1}, {1, 17, 64}})
+    ->Unit(benchmark::kMicrosecond);
 
 // Console output as usual, then one line per op and shape: the fast path's speed-up over its
 // peer (the reference backend; for predict, the legacy formulation). With repetitions, the

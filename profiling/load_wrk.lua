@@ -1,19 +1,27 @@
 -- wrk script for scrawl's load tests: POSTs one PNG per request, raw (/api/v1/predict) or as a
--- multipart form field `image` (/predict, the report's form), and prints a JSON summary line.
--- Env: LOAD_PNG (file), LOAD_MODE=raw|form, LOAD_ACCEPT (form only). Used by load_wrk.sh and load_compare.sh.
+-- multipart form field `image` (/predict, the report's form), or LOAD_IMAGES copies of it as
+-- `image` fields of one multipart request (mode multi, /api/v1/predict), and prints a JSON
+-- summary line. Env: LOAD_PNG (file), LOAD_MODE=raw|form|multi, LOAD_ACCEPT (form and multi),
+-- LOAD_IMAGES (multi, default 8). Used by load_wrk.sh and load_compare.sh.
 local png_path = os.getenv("LOAD_PNG") or "digit28.png"
 local mode = os.getenv("LOAD_MODE") or "raw"
+local per_request = mode == "multi" and tonumber(os.getenv("LOAD_IMAGES") or "8") or 1
 local f = assert(io.open(png_path, "rb"))
 local png = f:read("*a")
 f:close()
 
 wrk.method = "POST"
-if mode == "form" then
+if mode == "form" or mode == "multi" then
   local b = "----scrawlload7MA4YWxkTrZu0gW"
   wrk.headers["Content-Type"] = "multipart/form-data; boundary=" .. b
   wrk.headers["Accept"] = os.getenv("LOAD_ACCEPT") or "application/json"
-  wrk.body = "--" .. b .. "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"digit.png\"\r\n" ..
-             "Content-Type: image/png\r\n\r\n" .. png .. "\r\n--" .. b .. "--\r\n"
+  local parts = {}
+  for i = 1, per_request do
+    local name = per_request == 1 and "digit.png" or ("digit" .. i .. ".png")
+    parts[i] = "--" .. b .. "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"" .. name ..
+               "\"\r\nContent-Type: image/png\r\n\r\n" .. png .. "\r\n"
+  end
+  wrk.body = table.concat(parts) .. "--" .. b .. "--\r\n"
 else
   wrk.headers["Content-Type"] = "image/png"
   wrk.body = png
@@ -32,9 +40,9 @@ function done(summary, latency, requests)
   local secs = summary.duration / 1e6
   io.write(string.format(
     'JSON {"requests": %d, "seconds": %.2f, "rps": %.1f, "p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, ' ..
-    '"max_ms": %.3f, "errors": %d, "non2xx": %d}\n',
+    '"max_ms": %.3f, "errors": %d, "non2xx": %d, "images_per_request": %d, "predictions_per_s": %.1f}\n',
     summary.requests, secs, summary.requests / secs, latency:percentile(50) / 1000,
     latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    non2xx))
+    non2xx, per_request, summary.requests * per_request / secs))
 end

@@ -2,7 +2,9 @@
 # wrk against scrawl's JSON API: POST /api/v1/predict with a 28x28 PNG, keep-alive,
 # 64 connections, 30 s, latency percentiles. Starts `scrawl serve` itself unless given a URL.
 # Usage: profiling/load_wrk.sh [URL] [-- serve flags, e.g. --model FILE --max-batch 128]
-#   env: SECONDS_RUN (30), CONNECTIONS (64), SCRAWL_BIN. Prints wrk's report and a JSON line,
+#   env: SECONDS_RUN (30), CONNECTIONS (64), SCRAWL_BIN, IMAGES (1: a raw PNG per request; N > 1:
+#   N copies as the image fields of one multipart request, and the predictions/s they make).
+#   Prints wrk's report and a JSON line,
 #   then the CPU seconds the server (when started here) and wrk itself used during the run: on a
 #   small machine they share the cores, so the client's share is part of the figure.
 set -euo pipefail
@@ -26,7 +28,11 @@ server_pid="${load_pids[0]:-}"
 server_cpu0="$(cpu_seconds "$server_pid")"
 echo "wrk: POST $url/api/v1/predict, ${CONNECTIONS:-64} connections, ${SECONDS_RUN:-30} s" >&2
 TIMEFORMAT='wrk CPU: %U s user + %S s system in %R s'
-time LOAD_PNG="$png" LOAD_MODE=raw wrk -t2 -c"${CONNECTIONS:-64}" -d"${SECONDS_RUN:-30}"s --timeout 10s \
+images="${IMAGES:-1}"
+[[ "$images" =~ ^[1-9][0-9]*$ ]] || { echo "load_wrk: IMAGES must be a count, not '$images'" >&2; exit 2; }
+mode=raw
+((images > 1)) && mode=multi
+time LOAD_PNG="$png" LOAD_MODE="$mode" LOAD_IMAGES="$images" wrk -t2 -c"${CONNECTIONS:-64}" -d"${SECONDS_RUN:-30}"s --timeout 10s \
   --latency -s "$load_root/profiling/load_wrk.lua" "$url/api/v1/predict"
 if [[ -n "$server_pid" ]]; then
   echo "server CPU: $(awk -v a="$server_cpu0" -v b="$(cpu_seconds "$server_pid")" \

@@ -33,9 +33,9 @@ std::vector<float> crops_make(int n, uint64_t seed) {
 
 void expect_engine_matches(const char* arch_name) {
   std::unique_ptr<Backend> ref = reference_backend_create();
-  Network net(Network::arch_from_file(std::string(SCRAWL_SOURCE_DIR) + "/models/" + arch_name +
-                                      ".json"),
-              *ref);
+  Network net(
+      Network::arch_from_file(std::string(SCRAWL_SOURCE_DIR) + "/models/" + arch_name + ".json"),
+      *ref);
   net.init_glorot(3);
   std::vector<float> p = net.params_to_host();
   for (const ParamSpec& s : net.params())  // biases on both sides of zero

@@ -22,7 +22,9 @@ json conv_dense_arch(std::vector<int> input, json conv, int units) {
   return {{"name", "t"},
           {"input", input},
           {"layers",
-           {conv, {{"type", "flatten"}}, {{"type", "dense"}, {"units", units}, {"activation", "softmax"}}}}};
+           {conv,
+            {{"type", "flatten"}},
+            {{"type", "dense"}, {"units", units}, {"activation", "softmax"}}}}};
 }
 
 // Glorot weights; biases drawn so that about half the filters are live on a blank window
@@ -107,8 +109,8 @@ TEST(ConvDensePlan, OtherGeometriesMatchReference) {
   expect_plan_matches(
       conv_dense_arch({1, 12, 10}, {{"filters", 13}, {"kernel", 3}, {"padding", "same"}}, 7),
       {1, 6}, 1);
-  expect_plan_matches(conv_dense_arch({2, 11, 9}, {{"filters", 72}, {"kernel", 5}, {"stride", 2}}, 3),
-                      {5}, 1);
+  expect_plan_matches(
+      conv_dense_arch({2, 11, 9}, {{"filters", 72}, {"kernel", 5}, {"stride", 2}}, 3), {5}, 1);
   expect_plan_matches(conv_dense_arch({1, 8, 8}, {{"filters", 8}, {"kernel", 1}}, 10), {3}, 1);
 }
 
@@ -118,7 +120,8 @@ TEST(ConvDensePlan, OnlyForConvReluFlattenDense) {
     Network net(arch, *ref);
     return ConvDensePlan::create(net) != nullptr;
   };
-  EXPECT_TRUE(plan_for(Network::arch_from_file(std::string(SCRAWL_SOURCE_DIR) + "/models/seed.json")));
+  EXPECT_TRUE(
+      plan_for(Network::arch_from_file(std::string(SCRAWL_SOURCE_DIR) + "/models/seed.json")));
   EXPECT_FALSE(
       plan_for(Network::arch_from_file(std::string(SCRAWL_SOURCE_DIR) + "/models/default.json")));
   json no_relu = conv_dense_arch({1, 8, 8}, {{"filters", 4}, {"kernel", 3}}, 10);

@@ -10,6 +10,10 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/load_lib.sh"
 trap load_stop_all EXIT
+images="${IMAGES:-1}"
+[[ "$images" =~ ^[1-9][0-9]*$ ]] || { echo "load_wrk: IMAGES must be a count, not '$images'" >&2; exit 2; }
+mode=raw
+((images > 1)) && mode=multi
 url=""
 if [[ $# -gt 0 && "$1" != "--" ]]; then url="$1"; shift; fi
 [[ "${1:-}" == "--" ]] && shift
@@ -28,10 +32,6 @@ server_pid="${load_pids[0]:-}"
 server_cpu0="$(cpu_seconds "$server_pid")"
 echo "wrk: POST $url/api/v1/predict, ${CONNECTIONS:-64} connections, ${SECONDS_RUN:-30} s" >&2
 TIMEFORMAT='wrk CPU: %U s user + %S s system in %R s'
-images="${IMAGES:-1}"
-[[ "$images" =~ ^[1-9][0-9]*$ ]] || { echo "load_wrk: IMAGES must be a count, not '$images'" >&2; exit 2; }
-mode=raw
-((images > 1)) && mode=multi
 time LOAD_PNG="$png" LOAD_MODE="$mode" LOAD_IMAGES="$images" wrk -t2 -c"${CONNECTIONS:-64}" -d"${SECONDS_RUN:-30}"s --timeout 10s \
   --latency -s "$load_root/profiling/load_wrk.lua" "$url/api/v1/predict"
 if [[ -n "$server_pid" ]]; then

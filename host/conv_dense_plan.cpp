@@ -17,27 +17,15 @@
 #include <string>
 
 #include "host/cpu_backend.h"
+#include "host/vec8.h"
 
 namespace scrawl {
 namespace {
 
-// Eight floats in one AVX2 register, as in cpu_backend.cpp (GCC/Clang vector extension).
-typedef float v8f __attribute__((vector_size(32)));
-constexpr int kLanes = 8;
+using namespace vec8;  // v8f and its helpers (host/vec8.h)
 constexpr int kMaxBlock = 8;      // filter vectors kept in registers at once (64 filters)
 constexpr int kThreadChunk = 16;  // images per OpenMP work item
 constexpr int kRangeMax = 64;     // images per pass: one bit each in a window's 64-bit mask
-
-inline v8f load8(const float* p) {
-  v8f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
-inline v8f splat8(float a) { return v8f{a, a, a, a, a, a, a, a}; }
-inline float sum8(v8f v) {
-  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
 
 // One inked window, filters [8*v0, 8*(v0+NV)): the activations' change from blank, held in
 // registers, straight into the lane sums of every logit. patch (CRS); cw rows (CRS) `ld` floats
@@ -53,8 +41,7 @@ void window_add(const float* patch, int crs, const float* cw, const float* cb, c
     for (int v = 0; v < NV; ++v) a[v] += x * load8(w + v * kLanes);
   }
   for (int v = 0; v < NV; ++v) {
-    const v8f r = a[v] > 0.0f ? a[v] : v8f{};
-    a[v] = r - load8(blank + v * kLanes);
+    a[v] = relu8(a[v]) - load8(blank + v * kLanes);
   }
   // Four partial sums per logit, so the FMAs of one logit do not wait on each other.
   constexpr int kSums = NV < 4 ? NV : 4;

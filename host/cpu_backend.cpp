@@ -14,26 +14,12 @@
 
 #include "host/cpu_backend.h"
 #include "host/host_memory.h"
+#include "host/vec8.h"
 
 namespace scrawl {
 namespace {
 
-// Eight floats in one AVX2 register (GCC/Clang vector extension; two SSE halves on a
-// baseline x86-64 build). memcpy keeps the loads and stores unaligned-safe.
-typedef float v8f __attribute__((vector_size(32)));
-constexpr int kLanes = 8;
-
-inline v8f load8(const float* p) {
-  v8f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
-inline v8f splat8(float a) { return v8f{a, a, a, a, a, a, a, a}; }  // one vbroadcastss
-inline v8f relu8(v8f v) { return v > 0.0f ? v : v8f{}; }
-inline float sum8(v8f v) {
-  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
+using namespace vec8;  // v8f and its helpers (host/vec8.h)
 
 // col (C*R*S, OH*OW) from one image x (C, H, W); zero where the window hangs over the padding.
 // Rows of col are `ld` >= OH*OW apart; the columns past OH*OW are zeroed.

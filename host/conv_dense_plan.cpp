@@ -13,7 +13,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
 #include "host/cpu_backend.h"

@@ -65,6 +65,7 @@ using ink_detail::paper_fit;
 using ink_detail::paper_local;
 using ink_detail::PaperFit;
 using ink_detail::quantile_hist;
+using ink_detail::quantile_pick;
 using ink_detail::quantile_select;
 using ink_detail::quantile_select_into;
 
@@ -459,7 +460,8 @@ double mask_sharpness(const cv::Mat& mask, const cv::Mat& resid) {
 // how much of this gain is real, and the gain never feeds the thresholds.
 cv::Mat glare_gain(const cv::Mat& bg) {
   constexpr float kWhite = 255.0f;
-  const float paper = std::max(1.0f, float(quantile_select(grid_samples(bg), 0.5)));
+  std::vector<float> samples = grid_samples(bg);
+  const float paper = std::max(1.0f, float(quantile_pick(samples, 0.5)));
   if (paper >= kWhite - 8.0f) return {};  // white paper: a glare on it cannot be seen
   cv::Mat gain(bg.size(), CV_32F);
   for (int y = 0; y < bg.rows; ++y) {
@@ -773,6 +775,35 @@ int components_label(const cv::Mat& mask, cv::Mat& labels, cv::Mat& stats) {
     for (int x = 0; x < cols; ++x) lab[x] = final_label[size_t(lab[x])];
   }
   return n;
+}
+
+void gaussian_blur_32f(const cv::Mat& src, cv::Mat& dst, double sigma) {
+  CV_Assert(src.type() == CV_32FC1 && sigma > 0);
+  // As GaussianBlur sizes the kernel for a float image (4 sigmas each side), and as it leaves a
+  // whole image of one row or column unfiltered in that direction.
+  const int k = cvRound(sigma * 4 * 2 + 1) | 1;
+  const bool whole = !src.isSubmatrix();
+  const int kx = whole && src.cols == 1 ? 1 : k, ky = whole && src.rows == 1 ? 1 : k;
+  if (kx == 1 && ky == 1) {
+    src.copyTo(dst);
+    return;
+  }
+  struct Kernel {
+    double sigma;
+    int size;
+    cv::Mat taps;
+  };
+  thread_local std::vector<Kernel> kept;  // a handful: sigmas follow stroke widths
+  auto kernel = [&](int size) -> const cv::Mat& {
+    for (const Kernel& c : kept)
+      if (c.sigma == sigma && c.size == size) return c.taps;
+    if (kept.size() >= 32) kept.erase(kept.begin());
+    kept.push_back({sigma, size, cv::getGaussianKernel(size, sigma, CV_32F)});
+    return kept.back().taps;
+  };
+  const cv::Mat tx = kernel(kx);  // headers: a second insertion may move the first
+  const cv::Mat ty = kernel(ky);
+  cv::sepFilter2D(src, dst, CV_32F, tx, ty, cv::Point(-1, -1), 0, cv::BORDER_DEFAULT);
 }
 
 cv::Mat mask_grow_opencv(const cv::Mat& mask, int radius) {
@@ -1150,7 +1181,7 @@ InkMap ink_find(const cv::Mat& image) {
     }
     std::vector<float> samples = grid_samples(resid);
     for (float& v : samples) v = std::abs(v);
-    const double sigma = std::max(1.4826 * quantile_select(std::move(samples), 0.5), 1.0);
+    const double sigma = std::max(1.4826 * quantile_pick(samples, 0.5), 1.0);
     fit.threshold = std::max(4.0 * sigma, 6.0);
   };
   auto residual = [&] {
@@ -1170,7 +1201,7 @@ InkMap ink_find(const cv::Mat& image) {
     // would spread past the speck floor).
     const double smooth = std::min(kRoughSmooth * long_side, 3.0);
     if (fit.snr > 0 && fit.snr < kNoisySnr && smooth > 0.3) {
-      cv::GaussianBlur(resid, resid, cv::Size(0, 0), smooth);
+      ink_detail::gaussian_blur_32f(resid, resid, smooth);
     }
     masses();
   };
@@ -1289,17 +1320,17 @@ InkMap ink_find(const cv::Mat& image) {
     for (int x = 0; x < s.cols; ++x) o[x] = float(g[x]) / o[x];
   }
   std::vector<float> samples = grid_samples(s);
-  double paper_ratio = std::max(quantile_select(std::move(samples), 0.5), 1e-3);
+  double paper_ratio = std::max(quantile_pick(samples, 0.5), 1e-3);
   s.convertTo(s, CV_32F, -1.0 / paper_ratio, 1.0);
   samples = grid_samples(s);
-  double s_med = quantile_select(samples, 0.5);
+  double s_med = quantile_pick(samples, 0.5);  // the order of samples does not matter below
   for (float& x : samples) x = std::abs(x - float(s_med));
-  double sigma_s = std::max(1.4826 * quantile_select(std::move(samples), 0.5), 0.004);
+  double sigma_s = std::max(1.4826 * quantile_pick(samples, 0.5), 0.004);
 
   // Threshold a lightly smoothed copy: Otsu, but never inside the noise or below 12% contrast.
   cv::Mat s_smooth;  // a new buffer: blurring into a header of `s` would blur `s` too
   if (m.stroke_width >= 3) {
-    cv::GaussianBlur(s, s_smooth, cv::Size(0, 0), std::min(1.0, m.stroke_width / 6.0));
+    ink_detail::gaussian_blur_32f(s, s_smooth, std::min(1.0, m.stroke_width / 6.0));
   } else {
     s_smooth = s;
   }

@@ -54,6 +54,23 @@ double quantile_select_into(const std::vector<T>& v, double q, std::vector<T>& s
   return double(scratch[k]);
 }
 
+// The same value again, reordering v instead of a copy, and found without a selection when
+// v's first value is the one: on a page most samples share the paper's value (a flat page's ratio
+// to its own local paper is exactly 1, its strength exactly 0), and the grid's first sample is
+// its corner. Counting the values below it and equal to it proves it in one pass, where a
+// selection among many equal values costs several.
+template <typename T>
+double quantile_pick(std::vector<T>& v, double q) {
+  if (v.empty()) return 0.0;
+  const size_t k = quantile_rank(v.size(), q);
+  const T c = v.front();
+  size_t less = 0, equal = 0;
+  for (const T& x : v) less += x < c, equal += x == c;
+  if (less <= k && k < less + equal) return double(c);
+  std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(k), v.end());
+  return double(v[k]);
+}
+
 // The same for 8-bit samples, from their histogram (n samples in all): no copy, no selection.
 inline double quantile_hist(const std::array<uint32_t, 256>& hist, size_t n, double q) {
   if (n == 0) return 0.0;
@@ -171,6 +188,14 @@ int components_label_opencv(const cv::Mat& mask, cv::Mat& labels, cv::Mat& stats
 // specification.
 cv::Mat mask_grow(const cv::Mat& mask, int radius);
 cv::Mat mask_grow_opencv(const cv::Mat& mask, int radius);
+
+// ---- smoothing ----
+
+// cv::GaussianBlur(src, dst, cv::Size(0, 0), sigma) on a CV_32FC1 image (borders mirrored), the
+// very same values: the same kernels, made by OpenCV once per sigma on each thread and kept, and
+// the same separable filter. OpenCV builds the kernel afresh on every call, in software
+// floating point, which on a 28x28 image costs about as much as the filtering.
+void gaussian_blur_32f(const cv::Mat& src, cv::Mat& dst, double sigma);
 
 // x (or y) in [-1, 1] for pixel i of n.
 inline double coord(int i, int n) { return n > 1 ? 2.0 * i / (n - 1) - 1.0 : 0.0; }

@@ -114,7 +114,10 @@ std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) 
   int h = std::clamp(int(std::lround(p.rows * f)), 1, kSide);
   cv::Mat small;
   cv::resize(p, small, cv::Size(w, h), 0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  small = cv::max(small, 0.0);
+  for (int y = 0; y < small.rows; ++y) {  // cv::max(small, 0.0), in place: no new image
+    float* row = small.ptr<float>(y);
+    for (int x = 0; x < small.cols; ++x) row[x] = row[x] > 0.0f ? row[x] : 0.0f;
+  }
   const double peak = max_of(small);
   if (peak > 0 && peak < 1) small /= peak;  // strokes reach full ink, as in MNIST
 
@@ -641,6 +644,11 @@ void drop_frame_blobs(InkMap& m) {
     m.components.erase(std::remove_if(m.components.begin(), m.components.end(), drop),
                        m.components.end());
   };
+  // Only pieces that touch the frame are ever dropped: with none, there is nothing to weigh (and
+  // the distance transforms below are most of this function's cost on a clean crop).
+  if (std::none_of(m.components.begin(), m.components.end(),
+                   [&](const InkComponent& c) { return touches(c.box); }))
+    return;
   int largest_inner = 0;
   for (const InkComponent& c : m.components)
     if (!touches(c.box)) largest_inner = std::max(largest_inner, c.area);

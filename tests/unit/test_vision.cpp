@@ -515,6 +515,36 @@ TEST(VisionInkInternals, QuantilesMatchSelection) {
   EXPECT_EQ(quantile_select(std::vector<float>{}, 0.5), 0.0);
 }
 
+// quantile_pick (the first value checked by counting, else a selection) against the selection:
+// floats with the first value the answer, below it, above it, shared by a few or by most, and
+// all values equal; every quantile.
+TEST(VisionInkInternals, QuantilePickMatchesSelection) {
+  using namespace ink_detail;
+  cv::RNG rng(3);
+  int counted = 0;  // cases the first value answered: the fast way is exercised
+  for (size_t n : {size_t(1), size_t(2), size_t(5), size_t(784), size_t(9216)}) {
+    for (int kind = 0; kind < 5; ++kind) {
+      std::vector<float> v(n);
+      for (float& x : v) x = float(rng.uniform(-1.0, 2.0));
+      const size_t shared = kind == 0 ? 0 : kind == 1 ? n / 10 : kind == 2 ? n / 2 + 1 : n;
+      for (size_t i = 0; i < shared; ++i) v[size_t(rng.uniform(0, int(n)))] = 1.0f;
+      if (kind == 3) v[0] = -5.0f;  // the first value the smallest
+      if (kind == 4) v[0] = 1.0f;   // ...the shared one, as on a flat page
+      for (double q : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+        SCOPED_TRACE("n " + std::to_string(n) + " kind " + std::to_string(kind) + " q " +
+                     std::to_string(q));
+        const double want = quantile_select(v, q);
+        std::vector<float> work = v;
+        EXPECT_EQ(quantile_pick(work, q), want);
+        counted += double(v[0]) == want;
+      }
+    }
+  }
+  EXPECT_GT(counted, 10);
+  std::vector<float> none;
+  EXPECT_EQ(quantile_pick(none, 0.5), 0.0);
+}
+
 TEST(VisionInkInternals, PaperFitMatchesReference) {
   using namespace ink_detail;
   std::vector<std::pair<std::string, cv::Mat>> cases;
@@ -1387,6 +1417,42 @@ TEST(VisionInkInternals, MaskGrowMatchesDistanceTransform) {
       const cv::Mat want = mask_grow_opencv(mask, radius), got = mask_grow(mask, radius);
       ASSERT_EQ(got.type(), want.type());
       ASSERT_EQ(cv::countNonZero(got != want), 0);
+    }
+  }
+}
+
+// gaussian_blur_32f against cv::GaussianBlur, bit for bit: the sigmas ink_find uses (stroke width
+// / 6 up to 1, and up to 3 on the residual), sizes from one pixel to larger than the kernel
+// either way, one row and one column, in place, a view into a larger image, and a sigma asked
+// for again after others (the kept kernel).
+TEST(VisionInkInternals, GaussianBlurMatchesOpenCv) {
+  cv::RNG rng(5);
+  std::vector<cv::Mat> images;
+  for (cv::Size size : {cv::Size(1, 1), cv::Size(1, 40), cv::Size(40, 1), cv::Size(3, 5),
+                        cv::Size(28, 28), cv::Size(57, 31), cv::Size(200, 120)}) {
+    cv::Mat img(size, CV_32F);
+    rng.fill(img, cv::RNG::UNIFORM, -1.0, 2.0);
+    images.push_back(img);
+  }
+  cv::Mat big(64, 64, CV_32F);
+  rng.fill(big, cv::RNG::NORMAL, 0.0, 20.0);
+  images.push_back(big(cv::Rect(3, 9, 40, 30)));  // not continuous
+  images.push_back(big(cv::Rect(3, 9, 40, 1)));   // one row of a larger image: filtered across
+  for (double sigma : {0.3, 0.5, 2.0 / 3.0, 1.0, 1.7, 3.0, 0.5}) {
+    for (const cv::Mat& img : images) {
+      SCOPED_TRACE(std::to_string(img.cols) + "x" + std::to_string(img.rows) + " sigma " +
+                   std::to_string(sigma));
+      cv::Mat want, got;
+      cv::GaussianBlur(img, want, cv::Size(0, 0), sigma);
+      ink_detail::gaussian_blur_32f(img, got, sigma);
+      ASSERT_EQ(got.type(), CV_32F);
+      ASSERT_EQ(got.size(), want.size());
+      ASSERT_EQ(cv::norm(got, want, cv::NORM_INF), 0.0);
+      // In place (a view reads the pixels around it for its borders, a copy does not).
+      cv::Mat same = img.clone(), want_same;
+      cv::GaussianBlur(same, want_same, cv::Size(0, 0), sigma);
+      ink_detail::gaussian_blur_32f(same, same, sigma);
+      ASSERT_EQ(cv::norm(same, want_same, cv::NORM_INF), 0.0);
     }
   }
 }

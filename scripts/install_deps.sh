@@ -17,6 +17,7 @@ log() { printf 'install_deps: %s\n' "$*" >&2; }
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl nodejs npm
   libopenblas-dev libopencv-dev libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
+  libgoogle-perftools-dev
 )
 TEST_PKGS=(libgtest-dev libgmock-dev libbenchmark-dev chromium)
 PROFILE_PKGS=(python3-torch python3-numpy python3-flask python3-pil wrk)

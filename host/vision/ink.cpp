@@ -56,6 +56,7 @@ cv::Mat ink_detail::depth_to_8u(const cv::Mat& image) {
 namespace {
 
 using ink_detail::basis;
+using ink_detail::ByteHist;
 using ink_detail::coord;
 using ink_detail::depth_to_8u;
 using ink_detail::kInlierBand;
@@ -179,7 +180,7 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
   std::vector<double>&v = ws.v, &cys = ws.cys;
   v.resize(n);
   cys.resize(size_t(ny));
-  std::array<uint32_t, 256> hist{};
+  ByteHist counts;
   for (int j = 0, k = 0; j < ny; ++j) {
     const int y = std::min(grey8.rows - 1, int((j + 0.5) * grey8.rows / ny));
     cys[size_t(j)] = coord(y, grey8.rows);
@@ -187,9 +188,10 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
     for (int i = 0; i < nx; ++i, ++k) {
       const uint8_t g = row[xs[size_t(i)]];
       v[size_t(k)] = g;
-      ++hist[g];
+      counts.add(size_t(k), g);
     }
   }
+  const std::array<uint32_t, 256> hist = counts.total();
   // The quadratic's terms at every sample, made only once a solve needs them (flat digital paper
   // never does).
   std::vector<std::array<double, 6>>& f = ws.f;
@@ -226,12 +228,12 @@ PaperFit paper_fit(const cv::Mat& grey8, double first_band) {
       // The paper is still the constant median c, so r = v - c are whole numbers, and so are
       // their median ((the median of v) - c = 0) and the deviations: histograms give both.
       med = quantile_hist(hist, n, 0.5) - fit.coef[0];
-      std::array<uint32_t, 256> dev_hist{};
+      ByteHist dev_hist;
       for (size_t i = 0; i < n; ++i) {
         dev[i] = std::abs(r[i] - med);
-        ++dev_hist[size_t(dev[i])];
+        dev_hist.add(i, size_t(dev[i]));
       }
-      fit.sigma = std::max(1.4826 * quantile_hist(dev_hist, n, 0.5), 1.0);
+      fit.sigma = std::max(1.4826 * quantile_hist(dev_hist.total(), n, 0.5), 1.0);
     } else {
       med = quantile_select_into(r, 0.5, scratch);
       for (size_t i = 0; i < n; ++i) dev[i] = std::abs(r[i] - med);

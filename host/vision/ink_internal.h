@@ -83,10 +83,23 @@ inline double quantile_hist(const std::array<uint32_t, 256>& hist, size_t n, dou
   return 255.0;
 }
 
+// Counts of 8-bit values, spread over four tables by the sample's index and summed at the end:
+// on a page most samples share one value, and with a single table every increment would wait for
+// the one before it to reach memory.
+struct ByteHist {
+  std::array<std::array<uint32_t, 256>, 4> part{};
+  void add(size_t i, size_t value) { ++part[i & 3][value]; }
+  std::array<uint32_t, 256> total() const {
+    std::array<uint32_t, 256> t;
+    for (size_t v = 0; v < 256; ++v) t[v] = part[0][v] + part[1][v] + part[2][v] + part[3][v];
+    return t;
+  }
+};
+
 inline double quantile_u8(const uint8_t* v, size_t n, double q) {
-  std::array<uint32_t, 256> hist{};
-  for (size_t i = 0; i < n; ++i) ++hist[v[i]];
-  return quantile_hist(hist, n, q);
+  ByteHist hist;
+  for (size_t i = 0; i < n; ++i) hist.add(i, v[i]);
+  return quantile_hist(hist.total(), n, q);
 }
 
 // Otsu's level for an 8-bit single-channel image: the grey level t that maximises the
@@ -96,11 +109,12 @@ inline double quantile_u8(const uint8_t* v, size_t n, double q) {
 // image it also writes, nor its dispatch: on a 28x28 crop that was 2-3 us, most of the work.
 inline double otsu_level(const cv::Mat& u8) {
   CV_Assert(u8.type() == CV_8UC1);
-  std::array<uint32_t, 256> hist{};
+  ByteHist counts;
   for (int y = 0; y < u8.rows; ++y) {
     const uint8_t* row = u8.ptr<uint8_t>(y);
-    for (int x = 0; x < u8.cols; ++x) ++hist[row[x]];
+    for (int x = 0; x < u8.cols; ++x) counts.add(size_t(x), row[x]);
   }
+  const std::array<uint32_t, 256> hist = counts.total();
   const double scale = 1.0 / (double(u8.cols) * u8.rows);
   double mean = 0.0;
   for (int i = 0; i < 256; ++i) mean += i * double(hist[size_t(i)]);

@@ -77,6 +77,30 @@ Response json_response(unsigned status, std::string body, unsigned version, bool
   return res;
 }
 
+void response_bytes(const Response& res, std::string& out) {
+  const boost::beast::string_view reason = res.reason();
+  out.clear();
+  out.reserve(128 + res.body().size());
+  out += "HTTP/";
+  out += char('0' + res.version() / 10);
+  out += '.';
+  out += char('0' + res.version() % 10);
+  out += ' ';
+  out += std::to_string(res.result_int());
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const auto& field : res) {
+    const boost::beast::string_view name = field.name_string(), value = field.value();
+    out.append(name.data(), name.size());
+    out += ": ";
+    out.append(value.data(), value.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += res.body();
+}
+
 Response error_response(unsigned status, const std::string& code, const std::string& message,
                         unsigned version, bool keep_alive) {
   nlohmann::json j = {{"error", {{"code", code}, {"message", message}}}};

@@ -36,6 +36,12 @@ Response error_response(unsigned status, const std::string& code, const std::str
                         unsigned version = 11, bool keep_alive = true);
 Response json_response(unsigned status, std::string body, unsigned version, bool keep_alive);
 
+// The bytes of a response as Beast's serializer writes them (start line, the fields in their
+// order, a blank line, the body; no chunking: every answer here has its length set), into `out`
+// (cleared; its capacity kept). The transport sends a response as this one buffer: walking
+// Beast's sequence of buffer views cost 3.6% of the server's CPU under wrk.
+void response_bytes(const Response& res, std::string& out);
+
 // "Image/PNG; charset=x" -> type "image/png" (lower case) and parameters (keys lower case).
 struct MediaType {
   std::string type;

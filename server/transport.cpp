@@ -5,6 +5,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 
 #include "host/error.h"
@@ -148,16 +149,18 @@ void Session::write(Response&& res) {
   release();  // answered: the request and its body are done with
   const unsigned max = ctx_.config.max_requests_per_connection;
   if (draining_ || (max && requests_ >= max)) res.keep_alive(false);
-  res_ = std::make_shared<Response>(std::move(res));
+  const bool close_after = res.need_eof();
+  response_bytes(res, out_);  // one buffer, reused from answer to answer on this connection
   state_ = State::Writing;
   stream_.expires_after(ctx_.config.write_timeout);
-  http::async_write(stream_, *res_,
-                    [self = shared_from_this(), close = res_->need_eof()](
-                        beast::error_code ec, size_t) { self->on_write(close, ec); });
+  net::async_write(stream_, net::buffer(out_),
+                   [self = shared_from_this(), close_after](beast::error_code ec, size_t) {
+                     self->on_write(close_after, ec);
+                   });
 }
 
 void Session::on_write(bool close_after, beast::error_code ec) {
-  res_.reset();
+  if (out_.capacity() > kKeptOutput) std::string().swap(out_);  // a large answer: let it go
   if (ec) return close();
   if (close_after) return linger();
   do_read();

@@ -3,11 +3,47 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
 
 #include "server/http_util.h"
 
 namespace scrawl::server {
 namespace {
+
+// response_bytes against Beast's own serializer (operator<< writes through it), on the answers
+// the routes make: JSON with its length, an error with Retry-After, HTTP/1.0 keep-alive and
+// close, HEAD (no body, the length kept), 304 (neither), a custom reason, and a large body.
+TEST(ResponseBytes, SameAsBeastSerializer) {
+  std::vector<Response> answers;
+  answers.push_back(json_response(200, "{\"digit\":7}", 11, true));
+  Response busy = error_response(503, "overloaded", "the queue is full", 11, true);
+  busy.set(http::field::retry_after, "1");
+  answers.push_back(busy);
+  answers.push_back(json_response(200, "{}", 10, true));
+  answers.push_back(error_response(404, "not_found", "no route", 10, false));
+  Response head{http::status::ok, 11};
+  head.set(http::field::content_type, "text/html; charset=utf-8");
+  head.content_length(5120);
+  answers.push_back(head);
+  Response not_modified{http::status::not_modified, 11};
+  not_modified.set(http::field::etag, "\"abc\"");
+  answers.push_back(not_modified);
+  Response custom{http::status::ok, 11};
+  custom.reason("Fine");
+  custom.set("X-Content-Type-Options", "nosniff");
+  custom.body() = "x";
+  custom.prepare_payload();
+  answers.push_back(custom);
+  answers.push_back(json_response(200, std::string(300000, 'a'), 11, false));
+  std::string got;
+  for (const Response& res : answers) {
+    std::ostringstream want;
+    want << res;
+    response_bytes(res, got);
+    EXPECT_EQ(got, want.str());
+  }
+}
 
 TEST(MediaType, ParsesTypeAndParameters) {
   MediaType m = media_type_parse("Multipart/Form-Data; boundary=\"a;b\"; charset=utf-8");

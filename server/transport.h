@@ -90,9 +90,11 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<Response> res_;  // fail_and_close's answer, while it is written
-  std::string out_;                // write()'s answer as bytes (response_bytes)
-  static constexpr size_t kKeptOutput = 64 * 1024;  // capacity kept between answers
+  // fail_and_close's answer while it is written; write()'s answer as bytes (response_bytes),
+  // whose capacity is kept from answer to answer up to kKeptOutput.
+  std::shared_ptr<Response> res_;
+  std::string out_;
+  static constexpr size_t kKeptOutput = 64 * 1024;
   http::response<http::empty_body> continue_;
   std::array<char, 4096> discard_{};
   size_t discarded_ = 0;

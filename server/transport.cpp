@@ -139,9 +139,13 @@ void Session::handle() {
   stream_.expires_never();
   Request req = parser_->release();
   auto self = shared_from_this();
+  // Dispatched, not posted: an answer made on an I/O thread (a batch's answers are drained
+  // there) is written at once when this connection's strand is free, as it is while the request
+  // is handled, instead of after one more trip through the scheduler. From another thread (the
+  // blocking pool, the engine's worker) it is queued as a post would queue it.
   ctx_.api->handle(std::move(req), [self](Response&& res) {
-    net::post(self->stream_.get_executor(),
-              [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+    net::dispatch(self->stream_.get_executor(),
+                  [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
   });
 }
 

@@ -153,6 +153,10 @@ void Session::write(Response&& res) {
   release();  // answered: the request and its body are done with
   const unsigned max = ctx_.config.max_requests_per_connection;
   if (draining_ || (max && requests_ >= max)) res.keep_alive(false);
+  send(res);
+}
+
+void Session::send(const Response& res) {
   const bool close_after = res.need_eof();
   response_bytes(res, out_);  // one buffer, reused from answer to answer on this connection
   state_ = State::Writing;
@@ -174,14 +178,7 @@ void Session::fail_and_close(unsigned status, const std::string& code, const std
   Response res = error_response(status, code, message, 11, false);
   res.set(http::field::server, "scrawl/" + ctx_.config.version);
   ctx_.metrics->request_observe(Route::Other, status, 0.0);
-  res_ = std::make_shared<Response>(std::move(res));
-  state_ = State::Writing;
-  stream_.expires_after(ctx_.config.write_timeout);
-  http::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
-    self->res_.reset();
-    if (ec) return self->close();
-    self->linger();
-  });
+  send(res);  // Connection: close, so on_write lingers
 }
 
 void Session::linger() {

@@ -75,6 +75,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_body(boost::beast::error_code ec);
   void handle();
   void write(Response&& res);
+  // Sends res as one buffer (response_bytes into out_); on_write follows.
+  void send(const Response& res);
   void on_write(bool close, boost::beast::error_code ec);
   // Answers an error that ends the connection (limits, malformed requests).
   void fail_and_close(unsigned status, const std::string& code, const std::string& message);
@@ -90,9 +92,8 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  // fail_and_close's answer while it is written; write()'s answer as bytes (response_bytes),
-  // whose capacity is kept from answer to answer up to kKeptOutput.
-  std::shared_ptr<Response> res_;
+  // The answer being written, as bytes; its capacity is kept from answer to answer up to
+  // kKeptOutput.
   std::string out_;
   static constexpr size_t kKeptOutput = 64 * 1024;
   http::response<http::empty_body> continue_;

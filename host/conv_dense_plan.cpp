@@ -13,7 +13,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <string>
+#include <utility>
 
 #include "host/cpu_backend.h"
 #include "host/vec8.h"
@@ -21,7 +23,7 @@
 namespace scrawl {
 namespace {
 
-using namespace vec8;  // v8f and its helpers (host/vec8.h)
+using namespace vec8;             // v8f and its helpers (host/vec8.h)
 constexpr int kMaxBlock = 8;      // filter vectors kept in registers at once (64 filters)
 constexpr int kThreadChunk = 16;  // images per OpenMP work item
 constexpr int kRangeMax = 64;     // images per pass: one bit each in a window's 64-bit mask
@@ -58,25 +60,15 @@ void window_add(const float* patch, int crs, const float* cw, const float* cb, c
 using WindowAdd = void (*)(const float*, int, const float*, const float*, const float*,
                            const float*, int, size_t, float*);
 
+template <size_t... I>
+constexpr std::array<WindowAdd, sizeof...(I)> window_adds(std::index_sequence<I...>) {
+  return {window_add<int(I) + 1>...};
+}
+
+// window_add<nv>, for the nv filter vectors (1 .. kMaxBlock) of one register block.
 WindowAdd window_add_for(int nv) {
-  switch (nv) {
-    case 1:
-      return window_add<1>;
-    case 2:
-      return window_add<2>;
-    case 3:
-      return window_add<3>;
-    case 4:
-      return window_add<4>;
-    case 5:
-      return window_add<5>;
-    case 6:
-      return window_add<6>;
-    case 7:
-      return window_add<7>;
-    default:
-      return window_add<8>;
-  }
+  static constexpr auto table = window_adds(std::make_index_sequence<kMaxBlock>());
+  return table[size_t(std::clamp(nv, 1, kMaxBlock) - 1)];
 }
 
 }  // namespace

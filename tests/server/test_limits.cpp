@@ -229,6 +229,32 @@ TEST(Limits, PipelinedRequestsAnswerInOrder) {
   EXPECT_NE(raw.find("\"digit\":3"), std::string::npos);
 }
 
+// Answers far larger than the buffer a connection keeps between answers (64 KiB): a KServe
+// batch of 1024 answered twice on one keep-alive connection, each whole and parseable, and the
+// connection still answers after them.
+TEST(Limits, LargeAnswersKeepTheConnectionUsable) {
+  LiveServer s(test_config(), std::make_shared<FakeEngine>());
+  const int n = 1024;
+  std::string data;
+  data.reserve(size_t(n) * 784 * 2);
+  for (int i = 0; i < n * 784; ++i) data += i ? ",0" : "0";
+  const std::string body = "{\"inputs\":[{\"name\":\"input\",\"shape\":[" + std::to_string(n) +
+                           ",784],\"datatype\":\"UINT8\",\"data\":[" + data + "]}]}";
+  Client c(s.port());
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const Reply r = c.request(http::verb::post, "/v2/models/fake/infer", body,
+                              {{"Content-Type", "application/json"}});
+    ASSERT_EQ(r.status, 200u) << r.body.substr(0, 300);
+    EXPECT_GT(r.body.size(), size_t(64 * 1024));
+    const json j = r.body_json();
+    ASSERT_FALSE(j.is_discarded());
+    EXPECT_EQ(j["outputs"][0]["shape"], json::array({n, 10}));
+    EXPECT_EQ(j["outputs"][0]["data"].size(), size_t(n) * 10);
+  }
+  EXPECT_EQ(c.request(http::verb::get, "/v2/health/live").status, 200u);
+}
+
 TEST(Limits, MalformedRequestsAre400) {
   LiveServer s(test_config(), std::make_shared<FakeEngine>());
   for (const std::string& bad :

@@ -379,6 +379,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
 }  // namespace scrawl
 
 int main(int argc, char** argv) {
+  // As `scrawl serve` runs the path (server/server.cpp): one request per I/O thread, OpenCV's
+  // own worker threads off. With them on, a small image's filters spin and yield across threads
+  // and the figures here would not be the server's.
+  cv::setNumThreads(0);
   benchmark::Initialize(&argc, argv);
   scrawl::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

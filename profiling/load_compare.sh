@@ -43,13 +43,17 @@ import json, os, platform, subprocess
 e = os.environ
 api, fs, ff = (json.loads(e[k]) for k in ("API", "FORM_S", "FORM_F"))
 ss, sf = json.loads(e["SCEN_S"]), json.loads(e["SCEN_F"])
+# Paths in the flags are shown by their file name only: a results file names no folder of the
+# machine it was measured on.
+flags = " ".join(os.path.basename(a) if os.path.sep in a and os.path.exists(a) else a
+                 for a in e["FLAGS"].split())
 ratio = lambda a, b: "%.1fx" % (a / b) if b else "n/a"
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 lines = [
     "# HTTP load: scrawl vs the report's app shape",
     "",
     "Machine: %s, %d cores (%s). Each run %s s; wrk -t2 -c%s; scenario %s users. scrawl flags: `%s`." % (
-        cpu, os.cpu_count(), platform.platform(), e["SECS"], e["CONNS"], e["USERS"], e["FLAGS"] or "(defaults)"),
+        cpu, os.cpu_count(), platform.platform(), e["SECS"], e["CONNS"], e["USERS"], flags or "(defaults)"),
     "Client and servers share the same cores. Flask: profiling/flask_app.py (threaded=False, seed network in PyTorch).",
     "",
     "| run | requests/s | p50 ms | p99 ms | errors + non-2xx |",
@@ -69,7 +73,10 @@ lines = [
 ]
 text = "\n".join(lines) + "\n"
 print(text)
-with open(e["OUT"], "w") as f:
+# Written next to its place and renamed into it: an interrupted run leaves no half file.
+tmp = e["OUT"] + ".tmp"
+with open(tmp, "w") as f:
     f.write(text)
+os.replace(tmp, e["OUT"])
 print("written to", e["OUT"])
 PY

@@ -120,11 +120,11 @@ int BatchLoader::fill(int b, float* x, float* labels) const {
     const uint8_t* src = data_->images.data() + size_t(idx) * sz;
     float* dst = x + size_t(i) * sz;
     for (size_t p = 0; p < sz; ++p) dst[p] = src[p] * (1.0f / 255.0f);
-    float label = static_cast<float>(data_->labels[idx]);
+    float label = label_of(data_->labels[idx]);
     if (augment_.enabled) {
       const uint64_t s = mix(mix(seed_, epoch_), idx);
       std::vector<float> tmp(dst, dst + sz);
-      if (augment_.outlier_p > 0.0f || augment_.residue_p > 0.0f) {
+      if ((augment_.outlier_p > 0.0f || augment_.residue_p > 0.0f) && label != kOutlierLabel) {
         const size_t other = size_t(mix(s, 0x6f746865u) % uint64_t(data_->count));
         std::vector<float> a(dst, dst + sz), b(sz);
         const uint8_t* bsrc = data_->images.data() + other * sz;

@@ -12,7 +12,7 @@ namespace scrawl {
 struct Dataset {
   int count = 0, rows = 0, cols = 0;
   std::vector<uint8_t> images;  // (count, rows, cols), 0 = paper, 255 = ink
-  std::vector<uint8_t> labels;  // (count), 0..9
+  std::vector<uint8_t> labels;  // (count), 0..9, or kOutlierByte (not a digit)
   size_t image_size() const { return static_cast<size_t>(rows) * cols; }
 };
 
@@ -64,6 +64,10 @@ class BatchLoader {
 
 // The label of a composed sample: a digit's, or this for "not a digit" (a uniform target).
 constexpr float kOutlierLabel = -1.0f;
+// A dataset's label byte for a sample that is no digit (cut_samples' bad cuts); BatchLoader
+// hands it out as kOutlierLabel and composes nothing onto it.
+constexpr uint8_t kOutlierByte = 255;
+inline float label_of(uint8_t v) { return v == kOutlierByte ? kOutlierLabel : float(v); }
 
 // Builds a training sample from digit `a` (label `label`) and a second digit `b`, both (rows,
 // cols) in [0, 1], deterministic in `seed`, and returns its label. With chance outlier_p it is an

@@ -185,7 +185,7 @@ std::vector<EpochReport> Trainer::fit(const Dataset& train, const Dataset* test,
     // The whole set as floats once (MNIST: 188 MB), batches gathered by index on the device.
     std::vector<float> host(size_t(train.count) * sz), labels(train.count);
     dataset_to_float(train, 0, train.count, host.data());
-    for (int i = 0; i < train.count; ++i) labels[i] = train.labels[i];
+    for (int i = 0; i < train.count; ++i) labels[i] = label_of(train.labels[i]);
     all_x = Buffer(be, host.size());
     all_labels = Buffer(be, labels.size());
     be.upload(all_x.data(), host.data(), host.size());

@@ -2,6 +2,7 @@
 // and augmentation's determinism and bounds.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -111,6 +112,32 @@ TEST(BatchLoader, EachEpochIsASeededPermutation) {
   EXPECT_NE(e0, e1);                  // reshuffled every epoch
   EXPECT_NE(e0, epoch_labels(c, 0));  // another seed, another order
   EXPECT_EQ(std::set<float>(e0.begin(), e0.end()).size(), 100u);  // every sample exactly once
+}
+
+TEST(BatchLoader, OutlierBytesBecomeUniformTargetsAndAreNotComposed) {
+  Dataset d = tiny(10);
+  d.labels[3] = kOutlierByte;  // a crop that is no digit (cut_samples)
+  AugmentOptions opt;
+  opt.enabled = true;
+  opt.outlier_p = 0.25f, opt.residue_p = 0.25f;  // every other sample composed, but not this one
+  opt.rotate_deg = 0, opt.scale_min = opt.scale_max = 1, opt.shear = 0, opt.shift_px = 0;
+  opt.thickness_p = opt.blur_p = opt.noise_p = 0;
+  BatchLoader loader(d, 10, 1, opt);
+  loader.epoch_begin(0);
+  std::vector<float> x(10 * 784), l(10);
+  ASSERT_EQ(loader.fill(0, x.data(), l.data()), 10);
+  int outliers = 0;
+  for (int i = 0; i < 10; ++i) {
+    const int id = int(std::lround(x[size_t(i) * 784 + 14 * 28 + 14] * 255.0f));
+    if (id != 3) continue;
+    ++outliers;
+    EXPECT_EQ(l[size_t(i)], kOutlierLabel);
+    for (int p = 0; p < 784; ++p)  // the image as stored: nothing pasted beside it
+      EXPECT_FLOAT_EQ(x[size_t(i) * 784 + size_t(p)], d.images[3 * 784 + size_t(p)] / 255.0f);
+  }
+  EXPECT_EQ(outliers, 1);
+  EXPECT_EQ(label_of(7), 7.0f);
+  EXPECT_EQ(label_of(kOutlierByte), kOutlierLabel);
 }
 
 TEST(Augment, DeterministicBoundedAndDifferent) {

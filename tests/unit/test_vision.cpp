@@ -17,6 +17,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "host/error.h"
+#include "host/vision/cut_samples.h"
 #include "host/vision/ink_internal.h"
 #include "host/vision/preprocess.h"
 #include "host/vision/second_look.h"
@@ -1537,6 +1538,79 @@ TEST(SecondLook, OnlyUnsureRowsAreReadAgainAndAveraged) {
   probs[1 * 10 + 1] = 0.9f, probs[1 * 10 + 7] = 0.1f;  // at the threshold counts as sure
   EXPECT_EQ(second_look(x.data(), 2, probs.data(), infer), 0);
   EXPECT_EQ(calls, 0);
+}
+
+
+// ---- cut_samples: the splitter's own crops as training samples ----
+
+// Ten printed digits, 28x28 white on black as MNIST stores them, each `copies` times.
+Dataset printed_digits(int copies) {
+  Dataset d;
+  d.rows = d.cols = 28;
+  for (int k = 0; k < copies; ++k) {
+    for (int digit = 0; digit < 10; ++digit) {
+      cv::Mat grey = text_draw(std::to_string(digit), {28, 28}, {14, 14}, 0.75, 2);
+      for (int i = 0; i < 784; ++i) d.images.push_back(uint8_t(255 - grey.data[i]));
+      d.labels.push_back(uint8_t(digit));
+      ++d.count;
+    }
+  }
+  return d;
+}
+
+double cosine(const float* a, const float* b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (int i = 0; i < 784; ++i) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0.0;
+}
+
+TEST(CutSamples, CropsAreLabelledByTheDigitTheyHold) {
+  const Dataset digits = printed_digits(3);
+  // Each glyph as number mode crops it alone: what a crop labelled with it should look like.
+  std::vector<Pixels> refs;
+  for (int digit = 0; digit < 10; ++digit)
+    refs.push_back(digit_preprocess(text_draw(std::to_string(digit), {200, 200}, {100, 100}, 3.0, 8)).pixels);
+  int calls = 0;
+  const Classifier unsure = [&](const std::vector<DigitCrop>& crops) {
+    ++calls;
+    return std::vector<float>(crops.size(), 0.5f);  // every group is searched for cuts
+  };
+  CutSampleStats st;
+  const Dataset cuts = cut_samples(digits, 60, 3, unsure, 2, &st);
+  ASSERT_GT(calls, 0);
+  EXPECT_EQ(st.rows, 60);
+  EXPECT_EQ(cuts.count, st.digits + st.outliers);
+  EXPECT_EQ(cuts.images.size(), size_t(cuts.count) * 784);
+  EXPECT_GE(st.digits, 120);  // at least the 2-4 digits of each row, read whole or cut right
+  EXPECT_GT(st.outliers, 0);
+  EXPECT_LE(st.outliers, 60 * 4);  // at most 2 pairs and 2 other bad cuts per row
+  int right = 0;
+  for (int i = 0; i < cuts.count; ++i) {
+    const uint8_t label = cuts.labels[size_t(i)];
+    if (label == kCutOutlier) continue;
+    ASSERT_LT(label, 10);
+    std::vector<float> x(784);
+    for (int p = 0; p < 784; ++p) x[size_t(p)] = cuts.images[size_t(i) * 784 + size_t(p)] / 255.0f;
+    int best = 0;
+    for (int digit = 1; digit < 10; ++digit)
+      if (cosine(x.data(), refs[size_t(digit)].data()) > cosine(x.data(), refs[size_t(best)].data()))
+        best = digit;
+    right += best == label;
+  }
+  EXPECT_GE(right, 0.85 * st.digits) << right << " of " << st.digits;
+  // Deterministic in the seed.
+  const Dataset again = cut_samples(digits, 60, 3, unsure, 2);
+  EXPECT_EQ(again.labels, cuts.labels);
+  EXPECT_EQ(again.images, cuts.images);
+  EXPECT_NE(cut_samples(digits, 60, 4, unsure, 2).images, cuts.images);
+}
+
+TEST(CutSamples, RefusesWhatItCannotUse) {
+  Dataset small = printed_digits(1);
+  EXPECT_THROW(cut_samples(small, 5, 1, Classifier{}), Error);  // the cuts need a classifier
+  small.rows = small.cols = 14;
+  const Classifier any = [](const std::vector<DigitCrop>& c) { return std::vector<float>(c.size(), 1.0f); };
+  EXPECT_THROW(cut_samples(small, 5, 1, any), Error);
 }
 
 }  // namespace

@@ -86,9 +86,9 @@ int train_run(const TrainArgs& a) {
   opt.progress = !a.quiet;
   opt.placement = placement_parse(a.placement);
   opt.graphs = !a.no_graphs;
-  Dataset train = mnist_load(a.data, true);
   if (a.cut_rows > 0 && a.init.empty())
     throw Error("--cut-rows needs --init: the crops are those the model's own cuts leave");
+  Dataset train = mnist_load(a.data, true);
   const Dataset test = mnist_load(a.data, false);
   std::fprintf(stderr,
                "scrawl: training '%s' (%zu parameters) on %d images, %d epochs, batch %d, "

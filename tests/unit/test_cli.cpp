@@ -51,6 +51,10 @@ TEST(Cli, TrainRefusesBadInputsClearly) {
   r = run("train --data /tmp --arch " + kSrc + "/models/seed.json --out /tmp/x.scrawl --device tpu");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("unknown device"), std::string::npos) << r.out;
+  r = run("train --data /nonexistent --arch " + kSrc + "/models/default.json --out /tmp/x.scrawl --cut-rows 5 --device cpu");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--cut-rows needs --init"), std::string::npos) << r.out;
+  EXPECT_NE(run("train --data /tmp --arch " + kSrc + "/models/default.json --out /tmp/x.scrawl --cut-rows -1").code, 0);
   EXPECT_NE(run("train --arch a.json").code, 0);  // --data and --out are required
 }
 

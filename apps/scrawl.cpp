@@ -53,13 +53,11 @@ struct TrainArgs {
 // Number mode's classifier: the network's best probability for each crop.
 vision::Classifier segment_classifier(Network& net) {
   return [&net](const std::vector<vision::DigitCrop>& crops) {
-    std::vector<float> x(crops.size() * 784), probs(crops.size() * 10), conf(crops.size());
+    std::vector<float> x(crops.size() * 784), probs(crops.size() * 10);
     for (size_t i = 0; i < crops.size(); ++i)
       std::copy(crops[i].pixels.begin(), crops[i].pixels.end(), x.begin() + i * 784);
     if (!crops.empty()) net.predict(x.data(), static_cast<int>(crops.size()), probs.data());
-    for (size_t i = 0; i < crops.size(); ++i)
-      conf[i] = *std::max_element(probs.begin() + i * 10, probs.begin() + i * 10 + 10);
-    return conf;
+    return vision::crop_confidences(probs.data(), crops.size());
   };
 }
 

@@ -527,8 +527,7 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
   // answers: that waiting happens on the blocking pool, never on an I/O thread.
   Batcher* batcher = &batcher_;
   Classify classify = [batcher](const std::vector<vision::DigitCrop>& crops) {
-    std::vector<float> conf(crops.size());
-    if (crops.empty()) return conf;
+    if (crops.empty()) return std::vector<float>{};
     std::vector<float> x(crops.size() * kImagePixels);
     for (size_t i = 0; i < crops.size(); ++i)
       std::copy(crops[i].pixels.begin(), crops[i].pixels.end(), x.begin() + i * kImagePixels);
@@ -543,11 +542,9 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
       throw HttpError(503, "not_ready", "the model is not available");
     const BatchResult r = future.get();
     if (!r.error.empty()) throw HttpError(500, "inference_failed", r.error);
-    for (size_t i = 0; i < crops.size(); ++i)
-      conf[i] =
-          *std::max_element(r.probs.begin() + static_cast<std::ptrdiff_t>(i * kClasses),
-                            r.probs.begin() + static_cast<std::ptrdiff_t>((i + 1) * kClasses));
-    return conf;
+    if (r.probs.size() < crops.size() * kClasses)
+      throw HttpError(500, "inference_failed", "the engine answered fewer probabilities than asked");
+    return vision::crop_confidences(r.probs.data(), crops.size());
   };
   if (number_jobs_.fetch_add(1) >= config_.max_number_jobs) {
     number_jobs_.fetch_sub(1);

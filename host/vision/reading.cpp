@@ -73,6 +73,12 @@ Summary summary_of(const std::vector<DigitCrop>& crops, const float* probs) {
 
 }  // namespace
 
+std::vector<float> crop_confidences(const float* probs, size_t n) {
+  std::vector<float> conf(n);
+  for (size_t i = 0; i < n; ++i) conf[i] = *std::max_element(probs + i * 10, probs + i * 10 + 10);
+  return conf;
+}
+
 nlohmann::json reading_json(const std::vector<DigitCrop>& crops, const float* probs) {
   nlohmann::json digits = nlohmann::json::array();
   for (size_t i = 0; i < crops.size(); ++i) {

@@ -16,6 +16,10 @@ namespace scrawl::vision {
 // says so, rather than showing a confident wrong answer.
 constexpr float kSureAtLeast = 0.6f;
 
+// Number mode's confidence in each of n crops, the Classifier's answer: its best probability.
+// probs (n, 10). The CLI and the server both score the splitter's pieces with it.
+std::vector<float> crop_confidences(const float* probs, size_t n);
+
 // crops as number_segment or digit_preprocess gave them, probs (crops.size(), 10). The
 // headline digit, confidence and probabilities are the first crop's: the whole image in digit
 // mode, the leftmost digit in number mode. "sure" is false when any digit is below kSureAtLeast.

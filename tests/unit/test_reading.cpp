@@ -82,5 +82,14 @@ TEST(Reading, TextWriterMatchesTheJsonDump) {
   }
 }
 
+TEST(Reading, CropConfidenceIsTheBestProbability) {
+  std::vector<float> probs(30, 0.0f);
+  probs[3] = 0.7f, probs[8] = 0.3f;                // crop 0: a 3, fairly sure
+  for (int d = 0; d < 10; ++d) probs[10 + d] = 0.1f;  // crop 1: uniform, no digit
+  probs[29] = 1.0f;                                // crop 2: its last class
+  EXPECT_EQ(crop_confidences(probs.data(), 3), (std::vector<float>{0.7f, 0.1f, 1.0f}));
+  EXPECT_TRUE(crop_confidences(probs.data(), 0).empty());
+}
+
 }  // namespace
 }  // namespace scrawl::vision

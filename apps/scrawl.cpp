@@ -104,8 +104,8 @@ int train_run(const TrainArgs& a) {
     model_file_to_network(model_file_read(a.init), net);
     std::fprintf(stderr, "scrawl: starting from the weights of %s\n", a.init.c_str());
   }
-  vision::CutSampleStats cut_stats;
   if (a.cut_rows > 0) {
+    vision::CutSampleStats cut_stats;
     // The splitter's crops of rows of training digits, read with the starting weights.
     const auto c0 = Clock::now();
     const Dataset cuts = vision::cut_samples(train, a.cut_rows, opt.seed ^ 0x637574u,

@@ -151,10 +151,6 @@ namespace {
 
 constexpr float kInk = 0.1f;  // a pixel above this is ink, for boxes
 
-// A draw in [lo, hi) from the top 24 bits: the same on every standard library.
-float uniform(std::mt19937_64& rng, float lo, float hi) {
-  return lo + (hi - lo) * static_cast<float>(rng() >> 40) * (1.0f / 16777216.0f);
-}
 
 // The box of the ink, or an empty rect.
 cv::Rect ink_box(const cv::Mat& img) {
@@ -191,10 +187,14 @@ void fit_like_mnist(const cv::Mat& canvas, cv::Mat& out) {
 
 }  // namespace
 
+float uniform_draw(std::mt19937_64& rng, float lo, float hi) {
+  return lo + (hi - lo) * static_cast<float>(rng() >> 40) * (1.0f / 16777216.0f);
+}
+
 float compose_sample(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* a,
                      float label, const float* b, float* out) {
   std::mt19937_64 rng(seed);
-  auto uni = [&](float lo, float hi) { return uniform(rng, lo, hi); };
+  auto uni = [&](float lo, float hi) { return uniform_draw(rng, lo, hi); };
   const cv::Mat A(rows, cols, CV_32F, const_cast<float*>(a));
   const cv::Mat B(rows, cols, CV_32F, const_cast<float*>(b));
   cv::Mat dst(rows, cols, CV_32F, out);
@@ -255,7 +255,7 @@ float compose_sample(const AugmentOptions& opt, uint64_t seed, int rows, int col
 void augment_image(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* in,
                    float* out) {
   std::mt19937_64 rng(seed);
-  auto uni = [&](float lo, float hi) { return uniform(rng, lo, hi); };
+  auto uni = [&](float lo, float hi) { return uniform_draw(rng, lo, hi); };
   cv::Mat src(rows, cols, CV_32F, const_cast<float*>(in));
   cv::Mat dst(rows, cols, CV_32F, out);
   const float angle = uni(-opt.rotate_deg, opt.rotate_deg) * float(M_PI / 180.0);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,10 @@ inline float label_of(uint8_t v) { return v == kOutlierByte ? kOutlierLabel : fl
 // 4-14% sliver of b against it, labelled as a. Otherwise a is copied unchanged.
 float compose_sample(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* a,
                      float label, const float* b, float* out);
+
+// A draw in [lo, hi) from the top 24 bits of rng: the same on every standard library (the
+// standard distributions are not), so seeded samples are too.
+float uniform_draw(std::mt19937_64& rng, float lo, float hi);
 
 // Writes one augmented copy of a (rows, cols) image in [0, 1]; deterministic in `seed`.
 void augment_image(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* in,

@@ -15,17 +15,17 @@
 namespace scrawl::vision {
 namespace {
 
-// A draw in [lo, hi) from the top 24 bits: the same on every standard library.
-float uniform(std::mt19937_64& rng, float lo, float hi) {
-  return lo + (hi - lo) * static_cast<float>(rng() >> 40) * (1.0f / 16777216.0f);
+double area(const Box& b) { return double(b.w) * b.h; }
+
+double overlap(const Box& a, const Box& b) {
+  const int w = std::min(a.x + a.w, b.x + b.w) - std::max(a.x, b.x);
+  const int h = std::min(a.y + a.h, b.y + b.h) - std::max(a.y, b.y);
+  return w > 0 && h > 0 ? double(w) * h : 0.0;
 }
 
 double iou(const Box& a, const Box& b) {
-  const int x0 = std::max(a.x, b.x), y0 = std::max(a.y, b.y);
-  const int x1 = std::min(a.x + a.w, b.x + b.w), y1 = std::min(a.y + a.h, b.y + b.h);
-  if (x1 <= x0 || y1 <= y0) return 0.0;
-  const double inter = double(x1 - x0) * (y1 - y0);
-  return inter / (double(a.w) * a.h + double(b.w) * b.h - inter);
+  const double inter = overlap(a, b);
+  return inter > 0 ? inter / (area(a) + area(b) - inter) : 0.0;
 }
 
 struct Row {
@@ -36,7 +36,7 @@ struct Row {
 };
 
 Row row_render(const Dataset& digits, std::mt19937_64& rng) {
-  auto uni = [&](float lo, float hi) { return uniform(rng, lo, hi); };
+  auto uni = [&](float lo, float hi) { return uniform_draw(rng, lo, hi); };
   const int n = 2 + int(rng() % 3);
   const bool touching = uni(0, 1) < 0.6f;
   const float h = uni(28, 64);
@@ -174,12 +174,7 @@ Dataset cut_samples(const Dataset& digits, int rows, uint64_t seed, const Classi
         if (v > best) best = v, which = i;
       }
       int covered = 0;  // digits whose box the crop holds at least 60% of
-      for (const Box& d : row.boxes) {
-        const Box i{std::max(c.box.x, d.x), std::max(c.box.y, d.y), 0, 0};
-        const int w = std::min(c.box.x + c.box.w, d.x + d.w) - i.x;
-        const int hh = std::min(c.box.y + c.box.h, d.y + d.h) - i.y;
-        if (w > 0 && hh > 0 && double(w) * hh >= 0.6 * double(d.w) * d.h) ++covered;
-      }
+      for (const Box& d : row.boxes) covered += overlap(c.box, d) >= 0.6 * area(d);
       if (covered >= 2) {
         pairs.emplace_back(item.second, &c);
       } else if (best >= 0.85) {

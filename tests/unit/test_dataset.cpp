@@ -119,7 +119,7 @@ TEST(BatchLoader, OutlierBytesBecomeUniformTargetsAndAreNotComposed) {
   d.labels[3] = kOutlierByte;  // a crop that is no digit (cut_samples)
   AugmentOptions opt;
   opt.enabled = true;
-  opt.outlier_p = 0.25f, opt.residue_p = 0.25f;  // every other sample composed, but not this one
+  opt.outlier_p = 1.0f;  // every digit is composed into an outlier, but not this sample
   opt.rotate_deg = 0, opt.scale_min = opt.scale_max = 1, opt.shear = 0, opt.shift_px = 0;
   opt.thickness_p = opt.blur_p = opt.noise_p = 0;
   BatchLoader loader(d, 10, 1, opt);

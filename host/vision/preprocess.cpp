@@ -970,9 +970,10 @@ cv::Mat ink_rotate(InkMap& m, double deg) {
 // Underlines and the printed line of a form field: a stroke running level under (or through the
 // feet of) the digits, longer than any stroke of a digit can be (1.6 digit heights; the widest
 // digits are 1.3 wide). Left in, it joins the digits it touches into one piece and passes for a
-// wide digit of its own. Its pixels are taken out of the ink, except where a digit's stroke
-// continues above or below it (a foot resting on the line, a stem crossing it), and the pieces
-// are counted again. Runs thicker than 0.3 digit heights on average, or sloping more than 1 in
+// wide digit of its own. It is looked for along the slope at which the ink holds its longest
+// run (a thin line a few degrees askew is no long run of any one row), then followed column by
+// column; its pixels are taken out of the ink, except where the column's run of ink is thicker
+// than the line (a foot resting on it, a stem crossing it), and the pieces are counted again. Runs thicker than 0.3 digit heights on average, or sloping more than 1 in
 // 10, are no line and are kept; so is a band of runs with more than 5% of the ink below it (and
 // below as much again: the rest of a line whose runs are shorter), where two digits whose bars
 // touch make a long run too, at mid-height. Digit heights: the median height of the pieces that
@@ -994,80 +995,132 @@ void rules_drop(InkMap& m) {
   const int h = heights[heights.size() / 2];
   const int min_run = std::max(8, int(std::lround(1.6 * h)));
   const int max_thick = std::max(2, int(std::lround(0.3 * h)));
+  // A line's run lies within one piece: without a piece that long there is none.
+  if (std::none_of(m.components.begin(), m.components.end(),
+                   [&](const InkComponent& c) { return c.box.width >= min_run; }))
+    return;
   cv::Mat& mask = m.mask;
-  // Rows holding a long run, and the run's columns (runs of kept ink only).
-  std::vector<std::vector<std::pair<int, int>>> runs(size_t(mask.rows));
-  bool any = false;
-  for (int y = 0; y < mask.rows; ++y) {
-    const uint8_t* r = mask.ptr<uint8_t>(y);
-    for (int x = 0; x < mask.cols;) {
+  // A line is found along the slope at which the mask holds its longest run (a thin line
+  // photographed a few degrees askew crosses each row for only thickness / slope pixels): the
+  // mask is sheared level for that slope (row y' of `level` is y - slope * x + shift of the
+  // mask), the long runs are looked for there, and their pixels fitted in the mask's own rows.
+  auto longest_run = [](const cv::Mat& mk) {
+    int best = 0;
+    for (int y = 0; y < mk.rows; ++y) {
+      const uint8_t* r = mk.ptr<uint8_t>(y);
+      for (int x = 0, run = 0; x < mk.cols; ++x) run = r[x] ? run + 1 : 0, best = std::max(best, run);
+    }
+    return best;
+  };
+  auto shear_level = [&](double s, int shift) {
+    cv::Mat out;
+    const cv::Matx23d a(1, 0, 0, -s, 1, shift);
+    cv::warpAffine(mask, out, a, cv::Size(mask.cols, mask.rows + 2 * shift), cv::INTER_NEAREST,
+                   cv::BORDER_CONSTANT, 0);
+    return out;
+  };
+  constexpr double kMaxSlope = 0.1;  // 1 in 10: steeper is no line of the row
+  const int shift = int(std::ceil(kMaxSlope * mask.cols)) + 1;
+  double shear = 0.0;
+  int shear_run = longest_run(mask);
+  if (shear_run < min_run) {
+    for (double s = -kMaxSlope; s <= kMaxSlope + 1e-9; s += 0.01) {
+      if (std::abs(s) < 1e-9) continue;
+      const int run = longest_run(shear_level(s, shift));
+      if (run > shear_run) shear_run = run, shear = s;
+    }
+  }
+  if (shear_run < min_run) return;
+  const cv::Mat level = shear == 0.0 ? mask : shear_level(shear, shift);
+  const int dy = shear == 0.0 ? 0 : shift;  // mask row = level row + shear * x - dy
+  auto mask_row = [&](int x, int yl) { return int(std::lround(yl + shear * x)) - dy; };
+  // Rows of `level` holding a long run, and the run's columns.
+  std::vector<std::vector<std::pair<int, int>>> runs(size_t(level.rows));
+  for (int y = 0; y < level.rows; ++y) {
+    const uint8_t* r = level.ptr<uint8_t>(y);
+    for (int x = 0; x < level.cols;) {
       if (!r[x]) {
         ++x;
         continue;
       }
       int e = x;
-      while (e < mask.cols && r[e]) ++e;
-      if (e - x >= min_run) runs[size_t(y)].emplace_back(x, e), any = true;
+      while (e < level.cols && r[e]) ++e;
+      if (e - x >= min_run) runs[size_t(y)].emplace_back(x, e);
       x = e;
     }
   }
-  if (!any) return;
   const int ink_total = cv::countNonZero(mask);
   cv::Mat erase = cv::Mat::zeros(mask.size(), CV_8U);
-  for (int y0 = 0; y0 < mask.rows;) {
+  for (int y0 = 0; y0 < level.rows;) {
     if (runs[size_t(y0)].empty()) {
       ++y0;
       continue;
     }
     int y1 = y0;
-    while (y1 < mask.rows && !runs[size_t(y1)].empty()) ++y1;
+    while (y1 < level.rows && !runs[size_t(y1)].empty()) ++y1;
     int below = 0;
-    for (int y = y1 + std::max(2, y1 - y0); y < mask.rows; ++y)
-      below += cv::countNonZero(mask.row(y));
+    for (int y = y1 + std::max(2, y1 - y0); y < level.rows; ++y)
+      below += cv::countNonZero(level.row(y));
     if (below <= ink_total / 20) {
-      // The line through the runs' pixels (least squares, y on x) and its mean thickness (a line
-      // sloping across a long row spans a band of rows thicker than itself); then followed both
-      // ways while ink lies on it (a gap of 3 columns ends it). Each column of it is erased
-      // unless ink goes on just above or just below (a digit's foot or stem).
+      // The line through the runs' pixels (least squares, y on x, in the mask's rows) and its
+      // mean thickness. Then it is followed both ways from its middle while ink lies near it (a
+      // gap of 3 columns ends it), tracking the ink it finds (a line drawn by hand bends a
+      // little). In each column the ink run on the line is erased when it is no thicker than the
+      // line can be; a longer one is a digit's stroke crossing or resting on it, and is kept.
       double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
       int xa = mask.cols, xb = -1;
       for (int y = y0; y < y1; ++y)
         for (auto [a, b] : runs[size_t(y)]) {
-          for (int x = a; x < b; ++x)
-            n += 1, sx += x, sy += y, sxx += double(x) * x, sxy += double(x) * y;
+          for (int x = a; x < b; ++x) {
+            const double my = mask_row(x, y);
+            n += 1, sx += x, sy += my, sxx += double(x) * x, sxy += double(x) * my;
+          }
           xa = std::min(xa, a), xb = std::max(xb, b - 1);
         }
       const double den = n * sxx - sx * sx;
       const double slope = den > 0 ? (n * sxy - sx * sy) / den : 0.0;
       const double icept = (sy - slope * sx) / n;
       const double thick = n / std::max(1, xb - xa + 1);
-      if (thick > max_thick || std::abs(slope) > 0.1) {
+      if (thick > max_thick || std::abs(slope) > kMaxSlope) {
         y0 = y1;
         continue;
       }
-      const double half = 0.5 * thick + 1.0;
-      auto span = [&](int x) {  // rows [lo, hi] of the line at column x
-        const double c = icept + slope * x;
-        return std::pair<int, int>(std::max(0, int(std::floor(c - half))),
-                                   std::min(mask.rows - 1, int(std::ceil(c + half))));
+      const int reach = int(std::ceil(0.5 * thick)) + 2;           // how far from the centre
+      const int max_len = int(std::lround(1.6 * thick)) + 2;        // the thickest line run
+      // The run of ink in column x that covers or lies nearest to row c, within reach of it.
+      auto run_at = [&](int x, double c) -> std::optional<std::pair<int, int>> {
+        const int ci = int(std::lround(c));
+        int best = -1;
+        for (int d = 0; d <= reach && best < 0; ++d) {
+          for (int y : {ci - d, ci + d})
+            if (y >= 0 && y < mask.rows && mask.at<uint8_t>(y, x)) {
+              best = y;
+              break;
+            }
+        }
+        if (best < 0) return std::nullopt;
+        int a = best, b = best;
+        while (a > 0 && mask.at<uint8_t>(a - 1, x)) --a;
+        while (b + 1 < mask.rows && mask.at<uint8_t>(b + 1, x)) ++b;
+        return std::pair<int, int>(a, b);
       };
-      auto inked = [&](int x) {
-        const auto [lo, hi] = span(x);
-        for (int y = lo; y <= hi; ++y)
-          if (mask.at<uint8_t>(y, x)) return true;
-        return false;
-      };
-      int left = xa, right = xb;
-      for (int x = xa - 1, gap = 0; x >= 0 && gap <= 2; --x) inked(x) ? (left = x, gap = 0) : ++gap;
-      for (int x = xb + 1, gap = 0; x < mask.cols && gap <= 2; ++x)
-        inked(x) ? (right = x, gap = 0) : ++gap;
-      for (int x = left; x <= right; ++x) {
-        const auto [lo, hi] = span(x);
-        const bool above = lo >= 2 && mask.at<uint8_t>(lo - 2, x);
-        const bool below = hi + 2 < mask.rows && mask.at<uint8_t>(hi + 2, x);
-        if (above || below) continue;
-        for (int y = lo; y <= hi; ++y)
-          if (mask.at<uint8_t>(y, x)) erase.at<uint8_t>(y, x) = 255;
+      const int mid = (xa + xb) / 2;
+      for (int dir : {1, -1}) {
+        double drift = 0.0;  // the ink's centre less the fitted line's, as tracked
+        for (int x = dir > 0 ? mid : mid - 1, gap = 0; x >= 0 && x < mask.cols && gap <= 2;
+             x += dir) {
+          const double c = icept + slope * x + drift;
+          const auto r = run_at(x, c);
+          if (!r) {
+            if (x < xa || x > xb) ++gap;
+            continue;
+          }
+          gap = 0;
+          const auto [a, b] = *r;
+          if (b - a + 1 > max_len) continue;  // a stroke crosses or rests here
+          drift = 0.8 * drift + 0.2 * (0.5 * (a + b) - (icept + slope * x));
+          for (int y = a; y <= b; ++y) erase.at<uint8_t>(y, x) = 255;
+        }
       }
     }
     y0 = y1;

@@ -874,6 +874,34 @@ TEST(VisionNumber, UnderlinedRowIsReadWithoutItsLine) {
   }
 }
 
+// A thin pen line photographed askew (a 2 px stroke dropping 1 in 20) crosses each row of
+// pixels for a few dozen columns only, far shorter than the 1.6 digit heights a line must run:
+// it is found along its own slope, and taken out as the level one is (clear of the feet, and
+// touching them).
+TEST(VisionNumber, ThinSlopedUnderlineIsTakenOut) {
+  const std::string digits = "4096";
+  for (int gap : {8, 0}) {
+    SCOPED_TRACE(gap);
+    cv::Mat img = row_draw(digits, 80);
+    int foot = 0;
+    for (int y = 0; y < img.rows; ++y)
+      if (cv::countNonZero(img.row(y) < 128) > 0) foot = y;
+    cv::Mat tall;
+    cv::copyMakeBorder(img, tall, 0, 30, 0, 0, cv::BORDER_CONSTANT, cv::Scalar(255));
+    const int drop = int(std::lround(0.025 * tall.cols));
+    // Through y = foot + gap under the middle digits, sloping down to the right.
+    cv::line(tall, {10, foot + gap - drop}, {tall.cols - 10, foot + gap + drop}, cv::Scalar(0), 2,
+             cv::LINE_AA);
+    std::vector<DigitCrop> crops = number_segment(tall);
+    ASSERT_EQ(crops.size(), digits.size());
+    for (size_t i = 0; i < crops.size(); ++i) {
+      SCOPED_TRACE(i);
+      EXPECT_GT(similarity(crops[i].pixels, reference(digits.substr(i, 1))), 0.85);
+      EXPECT_LT(crops[i].box.w, 80);
+    }
+  }
+}
+
 // A box drawn around an amount, or around one digit (a form's field), is not ink: the digits
 // read as without it. An empty rectangle stays what it is (there is nothing else to read).
 TEST(VisionNumber, BoxAroundTheWritingIsNotInk) {

@@ -849,6 +849,14 @@ TEST(VisionSheet, NoSheetWhereThereIsNone) {
   EXPECT_FALSE(sheet_find(tiny).has_value());
 }
 
+// The lowest row holding dark ink (< 128) of a grey image; 0 when there is none.
+int lowest_ink_row(const cv::Mat& img) {
+  int foot = 0;
+  for (int y = 0; y < img.rows; ++y)
+    if (cv::countNonZero(img.row(y) < 128) > 0) foot = y;
+  return foot;
+}
+
 // An underlined amount (a pen line under the row, clear of it or touching its feet, a little
 // sloped) reads as its digits: the line is no digit and joins none.
 TEST(VisionNumber, UnderlinedRowIsReadWithoutItsLine) {
@@ -856,9 +864,7 @@ TEST(VisionNumber, UnderlinedRowIsReadWithoutItsLine) {
   for (int gap : {10, 0}) {
     SCOPED_TRACE(gap);
     cv::Mat img = row_draw(digits, 80);
-    int foot = 0;  // the lowest row of ink
-    for (int y = 0; y < img.rows; ++y)
-      if (cv::countNonZero(img.row(y) < 128) > 0) foot = y;
+    const int foot = lowest_ink_row(img);
     const int y = foot + gap;
     cv::line(img, {15, y + 3}, {img.cols - 15, y - 3}, cv::Scalar(0), 6, cv::LINE_AA);
     std::vector<DigitCrop> crops = number_segment(img);
@@ -883,9 +889,7 @@ TEST(VisionNumber, ThinSlopedUnderlineIsTakenOut) {
   for (int gap : {8, 0}) {
     SCOPED_TRACE(gap);
     cv::Mat img = row_draw(digits, 80);
-    int foot = 0;
-    for (int y = 0; y < img.rows; ++y)
-      if (cv::countNonZero(img.row(y) < 128) > 0) foot = y;
+    const int foot = lowest_ink_row(img);
     cv::Mat tall;
     cv::copyMakeBorder(img, tall, 0, 30, 0, 0, cv::BORDER_CONSTANT, cv::Scalar(255));
     const int drop = int(std::lround(0.025 * tall.cols));

@@ -973,10 +973,11 @@ cv::Mat ink_rotate(InkMap& m, double deg) {
 // wide digit of its own. It is looked for along the slope at which the ink holds its longest
 // run (a thin line a few degrees askew is no long run of any one row), then followed column by
 // column; its pixels are taken out of the ink, except where the column's run of ink is thicker
-// than the line (a foot resting on it, a stem crossing it), and the pieces are counted again. Runs thicker than 0.3 digit heights on average, or sloping more than 1 in
-// 10, are no line and are kept; so is a band of runs with more than 5% of the ink below it (and
-// below as much again: the rest of a line whose runs are shorter), where two digits whose bars
-// touch make a long run too, at mid-height. Digit heights: the median height of the pieces that
+// than the line (a foot resting on it, a stem crossing it), and the pieces are counted again.
+// Runs thicker than 0.3 digit heights on average, or sloping more than 1 in 10, are no line and
+// are kept; so is a band of runs with more than 5% of the ink below it (and below as much again:
+// the rest of a line whose runs are shorter), where two digits whose bars touch make a long run
+// too, at mid-height. Digit heights: the median height of the pieces that
 // are not themselves wide and thin, nor under half the tallest of those (fragments); with none
 // such (the line joins every digit), the pieces' own.
 void rules_drop(InkMap& m) {
@@ -1008,7 +1009,8 @@ void rules_drop(InkMap& m) {
     int best = 0;
     for (int y = 0; y < mk.rows; ++y) {
       const uint8_t* r = mk.ptr<uint8_t>(y);
-      for (int x = 0, run = 0; x < mk.cols; ++x) run = r[x] ? run + 1 : 0, best = std::max(best, run);
+      for (int x = 0, run = 0; x < mk.cols; ++x)
+        run = r[x] ? run + 1 : 0, best = std::max(best, run);
     }
     return best;
   };
@@ -1022,16 +1024,18 @@ void rules_drop(InkMap& m) {
   constexpr double kMaxSlope = 0.1;  // 1 in 10: steeper is no line of the row
   const int shift = int(std::ceil(kMaxSlope * mask.cols)) + 1;
   double shear = 0.0;
+  cv::Mat level = mask;  // the mask sheared level for `shear` (the mask itself for 0)
   int shear_run = longest_run(mask);
   if (shear_run < min_run) {
-    for (double s = -kMaxSlope; s <= kMaxSlope + 1e-9; s += 0.01) {
-      if (std::abs(s) < 1e-9) continue;
-      const int run = longest_run(shear_level(s, shift));
-      if (run > shear_run) shear_run = run, shear = s;
+    for (int k = -10; k <= 10; ++k) {  // slopes of kMaxSlope / 10 apart
+      if (k == 0) continue;
+      const double s = kMaxSlope * k / 10.0;
+      cv::Mat sheared = shear_level(s, shift);
+      const int run = longest_run(sheared);
+      if (run > shear_run) shear_run = run, shear = s, level = std::move(sheared);
     }
   }
   if (shear_run < min_run) return;
-  const cv::Mat level = shear == 0.0 ? mask : shear_level(shear, shift);
   const int dy = shear == 0.0 ? 0 : shift;  // mask row = level row + shear * x - dy
   auto mask_row = [&](int x, int yl) { return int(std::lround(yl + shear * x)) - dy; };
   // Rows of `level` holding a long run, and the run's columns.
@@ -1085,8 +1089,8 @@ void rules_drop(InkMap& m) {
         y0 = y1;
         continue;
       }
-      const int reach = int(std::ceil(0.5 * thick)) + 2;           // how far from the centre
-      const int max_len = int(std::lround(1.6 * thick)) + 2;        // the thickest line run
+      const int reach = int(std::ceil(0.5 * thick)) + 2;      // how far from the centre
+      const int max_len = int(std::lround(1.6 * thick)) + 2;  // the thickest line run
       // The run of ink in column x that covers or lies nearest to row c, within reach of it.
       auto run_at = [&](int x, double c) -> std::optional<std::pair<int, int>> {
         const int ci = int(std::lround(c));

@@ -13,20 +13,35 @@
 
 namespace scrawl::app {
 
-std::string default_model_path() {
-  if (const char* env = std::getenv("SCRAWL_MODEL"); env && *env) return env;
+namespace {
+
+// models/NAME next to this binary (build/../models, models, share/scrawl/models), or "".
+std::string shipped_path(const std::string& name) {
   char buf[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n > 0) {
     buf[n] = 0;
     std::string dir(buf);
     dir = dir.substr(0, dir.find_last_of('/'));
-    for (const char* rel : {"/../models/default.scrawl", "/models/default.scrawl",
-                            "/../share/scrawl/models/default.scrawl"}) {
-      const std::string candidate = dir + rel;
+    for (const char* rel : {"/../models/", "/models/", "/../share/scrawl/models/"}) {
+      const std::string candidate = dir + rel + name;
       if (std::ifstream(candidate).good()) return candidate;
     }
   }
+  return "";
+}
+
+}  // namespace
+
+std::string shipped_pair_model_path() {
+  if (const char* env = std::getenv("SCRAWL_PAIR_MODEL"); env && *env)
+    return std::string(env) == "none" ? "" : env;
+  return shipped_path("pairs.scrawl");
+}
+
+std::string default_model_path() {
+  if (const char* env = std::getenv("SCRAWL_MODEL"); env && *env) return env;
+  if (std::string p = shipped_path("default.scrawl"); !p.empty()) return p;
   throw Error("cannot find the shipped model models/default.scrawl next to this binary; "
               "pass --model FILE or set SCRAWL_MODEL");
 }

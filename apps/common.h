@@ -15,6 +15,10 @@ namespace scrawl::app {
 // $SCRAWL_MODEL. Never relative to the working directory.
 std::string default_model_path();
 
+// The shipped pair reader (models/pairs.scrawl) found the same way ($SCRAWL_PAIR_MODEL first; set
+// to "none", none), or "" when there is none.
+std::string shipped_pair_model_path();
+
 struct LoadedModel {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<Network> net;

@@ -20,6 +20,7 @@
 #include "host/network.h"
 #include "host/trainer.h"
 #include "host/vision/cut_samples.h"
+#include "host/vision/pair_reader.h"
 #include "host/vision/preprocess.h"
 #include "host/vision/reading.h"
 #include "host/vision/second_look.h"
@@ -48,6 +49,7 @@ struct TrainArgs {
   std::string placement = "auto";
   bool no_graphs = false;
   int cut_rows = 0;  // rows read by the splitter, whose crops join the training set (needs init)
+  int pairs = 0;     // > 0: train the pair reader on this many pairs of touching training digits
 };
 
 // Number mode's classifier: the network's best probability for each crop.
@@ -86,8 +88,27 @@ int train_run(const TrainArgs& a) {
   opt.graphs = !a.no_graphs;
   if (a.cut_rows > 0 && a.init.empty())
     throw Error("--cut-rows needs --init: the crops are those the model's own cuts leave");
+  if (a.pairs > 0) {
+    const ActShape in = net.input_shape();
+    if (net.classes() != vision::kPairClasses || in.h != vision::kPairRows ||
+        in.w != vision::kPairCols)
+      throw Error("--pairs trains the pair reader: the architecture must read (1, " +
+                  std::to_string(vision::kPairRows) + ", " + std::to_string(vision::kPairCols) +
+                  ") into " + std::to_string(vision::kPairClasses) +
+                  " classes (see models/pairs.json)");
+    if (a.cut_rows > 0) throw Error("--pairs and --cut-rows train different models");
+  }
   Dataset train = mnist_load(a.data, true);
-  const Dataset test = mnist_load(a.data, false);
+  Dataset test = mnist_load(a.data, false);
+  if (a.pairs > 0) {
+    // Touching pairs of training digits for training, of test digits for the figures.
+    const auto c0 = Clock::now();
+    std::fprintf(stderr, "scrawl: rendering %d pairs of touching digits...\n", a.pairs);
+    train = vision::pair_samples(train, a.pairs, a.seed ^ 0x70616972u);
+    test = vision::pair_samples(test, std::clamp(a.pairs / 10, 1000, 10000), a.seed ^ 0x74657374u);
+    std::fprintf(stderr, "scrawl: %d training and %d test pairs (%.1f s)\n", train.count,
+                 test.count, std::chrono::duration<double>(Clock::now() - c0).count());
+  }
   std::fprintf(stderr,
                "scrawl: training '%s' (%zu parameters) on %d images, %d epochs, batch %d, "
                "lr %g%s%s, seed %llu\n",
@@ -144,6 +165,7 @@ int train_run(const TrainArgs& a) {
                      {"outliers", opt.augment.enabled ? opt.augment.outlier_p : 0.0f},
                      {"residue", opt.augment.enabled ? opt.augment.residue_p : 0.0f},
                      {"cut_rows", a.cut_rows},
+                     {"pairs", a.pairs},
                      {"device", backend->name()},
                      {"train_seconds", train_seconds},
                      {"test_accuracy", reports.back().test_accuracy}};
@@ -207,12 +229,19 @@ int eval_run(const std::string& model, const std::string& data, const std::strin
 }
 
 // ---------------------------------------------------------------- predict
-int predict_run(const std::string& model, const std::string& mode_name, const std::string& device,
-                bool json_out, const std::vector<std::string>& files) {
+int predict_run(const std::string& model, const std::string& pair_model,
+                const std::string& mode_name, const std::string& device, bool json_out,
+                const std::vector<std::string>& files) {
   const vision::ReadMode mode = vision::read_mode_parse(mode_name);
   LoadedModel m = model_load(model, device, json_out);
   Network& net = *m.net;
   const vision::Classifier classify = segment_classifier(net);
+  vision::PairReader read_pair;
+  if (mode == vision::ReadMode::Number) {
+    const std::string path = pair_model.empty() ? shipped_pair_model_path() : pair_model;
+    if (!path.empty() && path != "none")
+      read_pair = vision::pair_reader_create(backend_create(device), model_file_read(path));
+  }
   int rejected = 0;
   for (const std::string& file : files) {
     json out = {{"file", file}};
@@ -220,7 +249,7 @@ int predict_run(const std::string& model, const std::string& mode_name, const st
       const cv::Mat image = vision::image_read(file);
       std::vector<vision::DigitCrop> crops;
       if (mode == vision::ReadMode::Number)
-        crops = vision::number_segment(image, classify);
+        crops = vision::number_segment(image, classify, read_pair);
       else
         crops.push_back(vision::digit_preprocess(image));
       std::vector<float> x(crops.size() * 784), probs(crops.size() * 10);
@@ -229,6 +258,7 @@ int predict_run(const std::string& model, const std::string& mode_name, const st
       const auto infer = [&net](const float* v, int k, float* p) { net.predict(v, k, p); };
       infer(x.data(), static_cast<int>(crops.size()), probs.data());
       vision::second_look(x.data(), static_cast<int>(crops.size()), probs.data(), infer);
+      vision::pair_probs_apply(crops, probs.data());
       out.update(vision::reading_json(crops, probs.data()));
       const std::string number = out["text"];  // with any separators: "1,250.00"
       if (json_out) {
@@ -396,6 +426,11 @@ int main(int argc, char** argv) {
                     "digits (60% touching) read by the splitter with the --init weights, every "
                     "crop it weighed labelled as a digit or 'not a digit' (default 0)")
       ->check(CLI::Range(0, 1000000));
+  train->add_option("--pairs", ta.pairs,
+                    "Train the pair reader instead (an architecture of 28x56 inputs and 100 "
+                    "classes, as models/pairs.json): this many pairs of touching training "
+                    "digits, each read whole as number mode reads a touching group")
+      ->check(CLI::Range(1, 10000000));
   train->add_option("--device", ta.device, "auto, cuda or cpu")->capture_default_str();
   train->add_option("--init", ta.init,
                     "Fine-tune: start from this model file's weights (same architecture)")
@@ -409,7 +444,7 @@ int main(int argc, char** argv) {
   train->add_flag("--json", ta.json_out, "Print a JSON summary on stdout at the end");
   train->add_flag("--quiet", ta.quiet, "No progress bar");
 
-  std::string model, data, device = "auto", mode = "digit";
+  std::string model, pair_model, data, device = "auto", mode = "digit";
   bool json_out = false, second_look = false;
   auto* eval = app.add_subcommand("eval", "Accuracy, loss and confusion matrix on the MNIST test set");
   eval->add_option("--model", model, "Model file (default: the shipped models/default.scrawl)");
@@ -427,6 +462,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   predict->add_option("--device", device, "auto, cuda or cpu")->capture_default_str();
   predict->add_flag("--json", json_out, "One JSON object per file per line");
+  predict->add_option("--pair-model", pair_model,
+                      "Number mode: the pair reader, which reads two touching digits as one "
+                      "image (default: the shipped models/pairs.scrawl; none: without it)");
   predict->add_option("files", files, "PNG, JPEG, BMP or WebP files")->required();
 
   BenchArgs ba;
@@ -462,7 +500,7 @@ int main(int argc, char** argv) {
   try {
     if (*train) return train_run(ta);
     if (*eval) return eval_run(model, data, device, json_out, second_look);
-    if (*predict) return predict_run(model, mode, device, json_out, files);
+    if (*predict) return predict_run(model, pair_model, mode, device, json_out, files);
     if (*bench) return bench_run(ba);
 #if defined(SCRAWL_WITH_SERVER)
     return scrawl::serve_command_run(app);

@@ -20,6 +20,9 @@ void serve_command_add(CLI::App& app) {
       app.add_subcommand("serve", "Serve the model over HTTP: the page, JSON and KServe v2");
   serve->add_option("--model", g_serve.model,
                     "Model file (default: the shipped models/default.scrawl)");
+  serve->add_option("--pair-model", g_serve.pair_model,
+                    "Number mode's pair reader, which reads two touching digits as one image "
+                    "(default: the shipped models/pairs.scrawl; none: without it)");
   serve->add_option("--host", g_serve.host, "Address to bind (0.0.0.0 to expose)")
       ->capture_default_str();
   serve->add_option("--port", g_serve.port, "TCP port (0: any free port)")
@@ -64,6 +67,7 @@ int serve_command_run(CLI::App& app) {
   if (!app.got_subcommand("serve")) return 1;
   ServeOptions o = g_serve;
   if (o.model.empty()) o.model = app::default_model_path();
+  if (o.pair_model.empty()) o.pair_model = app::shipped_pair_model_path();
 #if defined(SCRAWL_WITH_TCMALLOC)
   // A server allocates the same sizes request after request, so memory tcmalloc hands back to
   // the system is faulted in again moments later: under wrk that was about 6,000 page faults a

@@ -264,12 +264,12 @@ std::vector<EpochReport> Trainer::fit(const Dataset& train, const Dataset* test,
 
 EvalResult evaluate(Network& net, const Dataset& data, int batch, bool second_look) {
   const int classes = net.classes();
-  if (classes != 10) throw Error("evaluation expects a 10-class network");
   EvalResult r;
   r.count = data.count;
-  r.confusion.assign(classes, {});
+  r.confusion.assign(size_t(classes), std::vector<int>(size_t(classes), 0));
   const size_t sz = data.image_size();
-  if (second_look && sz != 784) throw Error("a second look needs 28x28 images");
+  if (second_look && (sz != 784 || classes != 10))
+    throw Error("a second look reads 28x28 digits with a 10-class network");
   std::vector<float> x(size_t(batch) * sz), probs(size_t(batch) * classes);
   double loss = 0;
   int correct = 0;
@@ -285,6 +285,10 @@ EvalResult evaluate(Network& net, const Dataset& data, int batch, bool second_lo
     for (int i = 0; i < n; ++i) {
       const float* p = probs.data() + size_t(i) * classes;
       const int label = data.labels[first + i];
+      if (label >= classes)
+        throw Error("evaluation: label " + std::to_string(label) + " of image " +
+                    std::to_string(first + i) + " is not one of the network's " +
+                    std::to_string(classes) + " classes");
       const int arg = static_cast<int>(std::max_element(p, p + classes) - p);
       r.confusion[label][arg] += 1;
       correct += arg == label;

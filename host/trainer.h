@@ -48,7 +48,7 @@ struct EpochReport {
 struct EvalResult {
   int count = 0;
   double accuracy = 0, loss = 0;
-  std::vector<std::array<int, 10>> confusion;  // [true][predicted], classes rows
+  std::vector<std::vector<int>> confusion;  // [true][predicted], classes x classes
   int second_looks = 0;  // images read again (second_look = true only)
 };
 

@@ -175,14 +175,15 @@ using Classify = std::function<std::vector<float>(const std::vector<vision::Digi
 
 // Decode and preprocess one image into its crops; library errors become HTTP errors.
 std::vector<vision::DigitCrop> image_crops(const ImageInput& in, vision::ReadMode mode,
-                                           const Classify& classify) {
+                                           const Classify& classify,
+                                           const vision::PairReader& read_pair) {
   image_type_check(in);
   const std::string what = in.filename.empty() ? "the image" : "'" + in.filename + "'";
   try {
     const cv::Mat image = vision::image_decode(in.bytes.data(), in.bytes.size());
     std::vector<vision::DigitCrop> crops;
     if (mode == vision::ReadMode::Number)
-      crops = vision::number_segment(image, classify);
+      crops = vision::number_segment(image, classify, read_pair);
     else
       crops.push_back(vision::digit_preprocess(image));
     if (crops.empty()) throw NoInkError("no ink found");
@@ -440,6 +441,13 @@ void Api::serve_asset(const std::shared_ptr<Exchange>& ex, const char* name) {
   ex->reply(std::move(res));
 }
 
+void Api::pair_reader_set(vision::PairReader read_pair) {
+  auto reader = read_pair ? std::make_shared<const vision::PairReader>(std::move(read_pair))
+                          : nullptr;
+  std::lock_guard<std::mutex> lk(pair_mu_);
+  read_pair_ = std::move(reader);
+}
+
 void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
   vision::ReadMode mode = vision::ReadMode::Digit;
   const auto query = query_parse(ex->target.query);
@@ -457,20 +465,33 @@ void Api::predict(const std::shared_ptr<Exchange>& ex, bool form) {
   const bool many = images->size() > 1;
 
   // Decode and preprocess every image, then send all their crops to the batcher as one group.
-  auto run = [this, ex, images, mode, many](const Classify& classify) {
+  std::shared_ptr<const vision::PairReader> read_pair;
+  if (mode == vision::ReadMode::Number) {
+    std::lock_guard<std::mutex> lk(pair_mu_);
+    read_pair = read_pair_;
+  }
+  auto run = [this, ex, images, mode, many, read_pair](const Classify& classify) {
     auto outcomes = std::make_shared<std::vector<ImageOutcome>>(images->size());
     int total = 0;
     for (size_t i = 0; i < images->size(); ++i) {
       try {
-        (*outcomes)[i].crops = image_crops((*images)[i], mode, classify);
+        (*outcomes)[i].crops =
+            image_crops((*images)[i], mode, classify, read_pair ? *read_pair : vision::PairReader{});
         total += static_cast<int>((*outcomes)[i].crops.size());
       } catch (const HttpError& e) {
         if (!many) throw;
         (*outcomes)[i].error = e;
       }
     }
-    auto answer = [this, ex, outcomes, many](const BatchResult& r) {
+    auto answer = [this, ex, outcomes, many](BatchResult r) {
       if (!r.error.empty()) return ex->fail(500, "inference_failed", r.error);
+      size_t first = 0;  // the pair reader's readings replace the model's for its digits
+      for (const ImageOutcome& o : *outcomes) {
+        if (o.error) continue;
+        if (r.probs.size() >= (first + o.crops.size()) * kClasses)
+          vision::pair_probs_apply(o.crops, r.probs.data() + first * kClasses);
+        first += o.crops.size();
+      }
       if (!many && !ex->html && !(*outcomes)[0].error) {
         // The common case, one image answered in JSON: written straight to text.
         return ex->reply(json_response(

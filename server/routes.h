@@ -13,6 +13,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <string>
 
+#include "host/vision/preprocess.h"
 #include "server/batcher.h"
 #include "server/http_util.h"
 #include "server/metrics.h"
@@ -37,6 +38,10 @@ class Api {
   // Never throws. `respond` is called exactly once, now or later, from an I/O or pool thread.
   void handle(Request&& req, Responder respond) noexcept;
 
+  // Number mode's pair reader (host/vision/preprocess.h), or none. Thread-safe, and so must
+  // the reader be: number jobs call it from the blocking pool's threads.
+  void pair_reader_set(vision::PairReader read_pair);
+
   struct Exchange;  // one request in flight (routes.cpp)
 
  private:
@@ -58,6 +63,8 @@ class Api {
   boost::asio::any_io_executor io_;
   boost::asio::thread_pool& blocking_;
   std::atomic<int> number_jobs_{0};  // queued or running on blocking_
+  std::mutex pair_mu_;
+  std::shared_ptr<const vision::PairReader> read_pair_;  // null: none
   std::mutex outbox_mu_;
   std::vector<std::function<void()>> outbox_;  // answers waiting for the posted drain
 };

@@ -8,10 +8,14 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
+#include "host/backend.h"
+#include "host/cpu_backend.h"
 #include "host/error.h"
 #include "host/model_file.h"
+#include "host/vision/pair_reader.h"
 #include "server/inference.h"
 #include "server/server.h"
 
@@ -36,6 +40,9 @@ int serve_run(const ServeOptions& o) {
   // Read the model before listening, so a missing or corrupt file fails at once.
   const ModelFile file = model_file_read(o.model);
   const std::string name = std::filesystem::path(o.model).stem().string();
+  const bool with_pairs = !o.pair_model.empty() && o.pair_model != "none";
+  std::optional<ModelFile> pair_file;
+  if (with_pairs) pair_file = model_file_read(o.pair_model);
 
   server::ServerConfig cfg;
   cfg.host = o.host;
@@ -73,6 +80,11 @@ int serve_run(const ServeOptions& o) {
     const int engine_threads =
         o.engine_threads > 0 ? o.engine_threads : static_cast<int>(std::max(1u, cores / 2));
     engine = server::network_engine_create(file, name, o.device, &why, engine_threads);
+    if (with_pairs) {
+      std::unique_ptr<Backend> backend = backend_create(o.device);
+      if (backend->kind() == BackendKind::Cpu) backend = cpu_backend_create(engine_threads);
+      srv.pair_reader_set(vision::pair_reader_create(std::move(backend), *pair_file));
+    }
   } catch (...) {
     srv.stop();
     throw;
@@ -82,6 +94,8 @@ int serve_run(const ServeOptions& o) {
                "scrawl: model '%s' ready on %s; max batch %d, max delay %d us, %d I/O threads\n",
                engine->model().c_str(), engine->device().c_str(), cfg.max_batch, cfg.max_delay_us,
                cfg.threads);
+  std::fprintf(stderr, "scrawl: number mode's pair reader: %s\n",
+               with_pairs ? o.pair_model.c_str() : "none");
   srv.engine_set(engine);
 
   signals_ioc.run();  // returns once the signal handler has run

@@ -20,6 +20,7 @@ namespace scrawl {
 
 struct ServeOptions {
   std::string model;               // .scrawl file; required here (the CLI fills in the default)
+  std::string pair_model;          // number mode's pair reader; "" or "none": without one
   std::string device = "auto";     // auto | cuda | cpu
   std::string host = "127.0.0.1";  // loopback unless told otherwise
   int port = 8080;                 // 0: any free port (printed in the listening line)

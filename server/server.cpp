@@ -105,6 +105,10 @@ void Server::engine_set(std::shared_ptr<InferenceEngine> engine) {
   impl_->batcher.engine_set(std::move(engine));
 }
 
+void Server::pair_reader_set(vision::PairReader read_pair) {
+  impl_->api.pair_reader_set(std::move(read_pair));
+}
+
 void Server::stop() {
   Impl& s = *impl_;
   std::lock_guard<std::mutex> lk(s.stop_mu);

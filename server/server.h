@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "host/vision/preprocess.h"
 #include "server/inference.h"
 
 namespace scrawl::server {
@@ -57,6 +58,8 @@ class Server {
 
   // Installs the model: predictions are served from now on. Thread-safe.
   void engine_set(std::shared_ptr<InferenceEngine> engine);
+  // Number mode's pair reader (see Api::pair_reader_set); none until set. Thread-safe.
+  void pair_reader_set(vision::PairReader read_pair);
 
   // Graceful and idempotent: stops accepting, closes idle connections, lets requests in
   // flight finish (up to drain_timeout), drains the batcher, joins every thread.

@@ -35,10 +35,17 @@ struct Row {
   float height = 0;        // the row's digit height, px
 };
 
-Row row_render(const Dataset& digits, std::mt19937_64& rng) {
+// How rows are drawn: 2-4 digits, 60% of the rows touching (cut_samples); pair_samples asks for
+// two touching digits.
+struct RowSpec {
+  int min_digits = 2, max_digits = 4;
+  float touching_p = 0.6f;
+};
+
+Row row_render(const Dataset& digits, std::mt19937_64& rng, const RowSpec& spec = {}) {
   auto uni = [&](float lo, float hi) { return uniform_draw(rng, lo, hi); };
-  const int n = 2 + int(rng() % 3);
-  const bool touching = uni(0, 1) < 0.6f;
+  const int n = spec.min_digits + int(rng() % uint64_t(spec.max_digits - spec.min_digits + 1));
+  const bool touching = uni(0, 1) < spec.touching_p;
   const float h = uni(28, 64);
   std::vector<char> touch(size_t(n), 0);  // touch[i]: digit i touches digit i - 1
   if (touching) {
@@ -202,6 +209,34 @@ Dataset cut_samples(const Dataset& digits, int rows, uint64_t seed, const Classi
     }
   }
   if (stats) *stats = st;
+  return out;
+}
+
+Dataset pair_samples(const Dataset& digits, int count, uint64_t seed) {
+  if (digits.rows != 28 || digits.cols != 28 || digits.count <= 0)
+    throw Error("pair_samples: needs 28x28 digits");
+  Dataset out;
+  out.rows = kPairRows;
+  out.cols = kPairCols;
+  std::mt19937_64 rng(seed);
+  RowSpec spec;
+  spec.min_digits = spec.max_digits = 2;
+  spec.touching_p = 1.0f;
+  while (out.count < count) {
+    cv::theRNG().state = rng();  // the noise of this row
+    const Row row = row_render(digits, rng, spec);
+    if (row.labels.size() != 2) continue;  // a blank training image (there are none in MNIST)
+    PairCrop crop;
+    try {
+      crop = pair_preprocess(row.image);
+    } catch (const NoInkError&) {
+      continue;
+    }
+    for (float v : crop.pixels)
+      out.images.push_back(uint8_t(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f)));
+    out.labels.push_back(uint8_t(10 * row.labels[0] + row.labels[1]));
+    ++out.count;
+  }
   return out;
 }
 

@@ -41,4 +41,10 @@ struct CutSampleStats {
 Dataset cut_samples(const Dataset& digits, int rows, uint64_t seed, const Classifier& classify,
                     int outliers_per_row = 2, CutSampleStats* stats = nullptr);
 
+// The pair reader's training samples: `count` pairs of touching digits drawn from `digits` (28x28,
+// white on black: pass the training set), rendered as cut_samples renders its rows, and read
+// whole by pair_preprocess: (28, 56) images, 0..255, labelled 10 a + b (a on the left).
+// Deterministic in `seed`.
+Dataset pair_samples(const Dataset& digits, int count, uint64_t seed);
+
 }  // namespace scrawl::vision

@@ -25,8 +25,8 @@ namespace scrawl::vision {
 namespace {
 
 constexpr int kSide = 28;           // MNIST image side
-constexpr int kBoxSide = 20;        // MNIST digits fit a 20x20 box...
-constexpr float kCentre = 14.0f;    // ...placed so the centre of mass is here (pixel indices)
+constexpr int kBoxSide = 20;        // MNIST digits fit a 20x20 box, centre of mass in the middle
+constexpr int kPairBoxWidth = 52;   // two digits fit 20 px high and at most this wide, in 28x56
 constexpr float kMinStroke = 1.6f;  // thinner strokes (at the 20 px scale) are thickened...
 constexpr float kStroke = 2.0f;     // ...to about this, which is MNIST's usual pen
 
@@ -74,21 +74,27 @@ Box box_to_image(const cv::Rect& r, const InkMap& m) {
   return Box{x0, y0, x1 - x0, y1 - y0};
 }
 
-// A soft ink patch (CV_32F) -> 28x28: the box of the clear ink (faint edge pixels would make
-// it jitter) scaled to 20 px on its longest side keeping aspect, soft edges spilling a little
-// beyond it; the centre of mass placed at (14, 14); everything kept inside the frame.
-std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) {
+// A soft ink patch (CV_32F) -> rows x cols, row-major into `out`: the box of the clear ink (faint
+// edge pixels would make it jitter) scaled to fit box_h x box_w keeping aspect, soft edges
+// spilling a little beyond it; the centre of mass placed at the middle; everything kept inside
+// the frame. MNIST's 28x28 with a 20x20 box is patch_to_mnist; the pair reader's is wider.
+void patch_fit(const cv::Mat& patch, float stroke_width, int rows, int cols, int box_h, int box_w,
+               float* out) {
   constexpr double kClear = 0.2;  // ink at least this strong defines the box
   // kClear compared as float, as OpenCV compares a float image with a scalar.
   cv::Mat p = patch(box_where(patch, 0.0f, false));
   cv::Rect core = box_where(p, float(kClear), true);
   if (core.empty()) core = cv::Rect(0, 0, p.cols, p.rows);
-  int longest = std::max(core.width, core.height);
-  float stroke_out = stroke_width * kBoxSide / longest;
+  // The scale that fits the core into the box (for a square box: its side over the longest side).
+  auto fit = [&](const cv::Rect& r) {
+    return std::min(double(box_w) / r.width, double(box_h) / r.height);
+  };
+  double f = fit(core);
+  float stroke_out = float(stroke_width * f);
   if (stroke_out < kMinStroke) {
     // Thin pen on a large drawing would shrink to a faint hairline: thicken it by grey dilation
     // (soft edges survive), at a reduced scale when the pen is far too thin, then re-measure.
-    int grow = odd(kStroke * longest / kBoxSide - stroke_width + 1);
+    int grow = odd(kStroke / f - stroke_width + 1);
     if (grow > 7) {
       double q = 7.0 / grow;
       cv::resize(p, p,
@@ -107,11 +113,10 @@ std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) 
     p = padded(box_where(padded, 0.0f, false));
     core = box_where(p, float(kClear), true);
     if (core.empty()) core = cv::Rect(0, 0, p.cols, p.rows);
-    longest = std::max(core.width, core.height);
+    f = fit(core);
   }
-  double f = double(kBoxSide) / longest;
-  int w = std::clamp(int(std::lround(p.cols * f)), 1, kSide);
-  int h = std::clamp(int(std::lround(p.rows * f)), 1, kSide);
+  int w = std::clamp(int(std::lround(p.cols * f)), 1, cols);
+  int h = std::clamp(int(std::lround(p.rows * f)), 1, rows);
   cv::Mat small;
   cv::resize(p, small, cv::Size(w, h), 0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
   for (int y = 0; y < small.rows; ++y) {  // cv::max(small, 0.0), in place: no new image
@@ -126,16 +131,21 @@ std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) 
   cv::Moments mo = cv::moments(small);
   double cx = mo.m00 > 0 ? mo.m10 / mo.m00 : (w - 1) / 2.0;
   double cy = mo.m00 > 0 ? mo.m01 / mo.m00 : (h - 1) / 2.0;
-  int ox = std::clamp(int(std::lround(kCentre - cx)), 0, kSide - w);
-  int oy = std::clamp(int(std::lround(kCentre - cy)), 0, kSide - h);
+  int ox = std::clamp(int(std::lround(cols / 2.0 - cx)), 0, cols - w);
+  int oy = std::clamp(int(std::lround(rows / 2.0 - cy)), 0, rows - h);
 
-  std::array<float, 784> out{};
+  std::fill(out, out + size_t(rows) * cols, 0.0f);
   for (int y = 0; y < h; ++y) {
     const float* row = small.ptr<float>(y);
     for (int x = 0; x < w; ++x) {
-      out[size_t((y + oy) * kSide + x + ox)] = std::clamp(row[x], 0.0f, 1.0f);
+      out[size_t((y + oy) * cols + x + ox)] = std::clamp(row[x], 0.0f, 1.0f);
     }
   }
+}
+
+std::array<float, 784> patch_to_mnist(const cv::Mat& patch, float stroke_width) {
+  std::array<float, 784> out;
+  patch_fit(patch, stroke_width, kSide, kSide, kBoxSide, kBoxSide, out.data());
   return out;
 }
 
@@ -182,10 +192,14 @@ Seam seam_straight(const GroupView& v, int x) {
   return Seam(size_t(v.ext.height), std::clamp(x, 0, v.ext.width));
 }
 
-// The crop of the group's ink between two cuts (left <= x < right on each row); nullopt when no
-// ink is there.
-std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, const Seam& left,
-                                    const Seam& right) {
+// The group's soft ink between two cuts (left <= x < right on each row) and the box of its mask
+// pixels in working coordinates; nullopt when no ink is there.
+struct PieceInk {
+  cv::Mat soft;  // CV_32F
+  cv::Rect box;  // working pixels
+};
+
+std::optional<PieceInk> piece_ink(const GroupView& v, const Seam& left, const Seam& right) {
   // Work on the columns the cuts enclose only: number mode crops hundreds of pieces.
   int x0 = v.ext.width, x1 = 0;
   for (int y = 0; y < v.ext.height; ++y) {
@@ -217,10 +231,28 @@ std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, const S
   if (bx1 < 0) return std::nullopt;
   const cv::Rect ink_box(bx0 - x0, by0, bx1 - bx0 + 1, by1 - by0 + 1);
   if (!soft_ink) return std::nullopt;
+  return PieceInk{soft, ink_box + cols.tl() + v.ext.tl()};
+}
 
+// The crop of the group's ink between two cuts; nullopt when no ink is there.
+std::optional<DigitCrop> piece_crop(const InkMap& m, const GroupView& v, const Seam& left,
+                                    const Seam& right) {
+  std::optional<PieceInk> p = piece_ink(v, left, right);
+  if (!p) return std::nullopt;
   DigitCrop crop;
-  crop.pixels = patch_to_mnist(soft, m.stroke_width);
-  crop.box = box_to_image(ink_box + cols.tl() + v.ext.tl(), m);
+  crop.pixels = patch_to_mnist(p->soft, m.stroke_width);
+  crop.box = box_to_image(p->box, m);
+  return crop;
+}
+
+// The same ink fitted as the pair reader reads two digits: 20 px high (at most 52 wide), in 28x56.
+std::optional<PairCrop> pair_crop(const InkMap& m, const GroupView& v, const Seam& left,
+                                  const Seam& right) {
+  std::optional<PieceInk> p = piece_ink(v, left, right);
+  if (!p) return std::nullopt;
+  PairCrop crop;
+  patch_fit(p->soft, m.stroke_width, kPairRows, kPairCols, kBoxSide, kPairBoxWidth,
+            crop.pixels.data());
   return crop;
 }
 
@@ -313,6 +345,7 @@ Group groups_union(const Group& a, const Group& b) {
 // The prices of number mode's cuts, in log-confidence (see group_split).
 constexpr double kPiecePenalty = 0.2;     // per digit read
 constexpr double kFragmentPenalty = 1.0;  // more for a digit shaped like a fragment
+constexpr float kPairSure = 0.9f;         // the pair reader's best pair at least this: it wins
 constexpr double kChipPenalty = 0.2;      // for leaving a chip of ink unread (chip_like)
 constexpr double kWidePenalty = 1.0;      // for reading a piece wider than a digit as one
 
@@ -417,9 +450,23 @@ std::vector<int> cut_candidates(const GroupView& v, const cv::Rect& box, int min
   return picked;
 }
 
+// The pair reader's probabilities (kPairClasses) for two neighbouring digits: when its best pair
+// is sure enough, each digit gets its marginal as DigitCrop::pair_probs, unless a surer reading
+// of another pair gave it one already (surest_*: the best pair probability behind each).
+void pair_apply(const float* p, DigitCrop& left, DigitCrop& right, float& surest_left,
+                float& surest_right) {
+  const float top = *std::max_element(p, p + kPairClasses);
+  if (top < kPairSure) return;
+  std::array<float, 10> a{}, b{};
+  for (int i = 0; i < kPairClasses; ++i) a[size_t(i / 10)] += p[i], b[size_t(i % 10)] += p[i];
+  if (top > surest_left) left.pair_probs = a, surest_left = top;
+  if (top > surest_right) right.pair_probs = b, surest_right = top;
+}
+
 // Splits a group that is too wide for one digit. Returns its crops left to right.
 std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typical_width,
-                                   float median_h, const Classifier& classify) {
+                                   float median_h, const Classifier& classify,
+                                   const PairReader& read_pair) {
   GroupView v = group_view(m, g);
   const int W = g.box.width, H = g.box.height;
   // The narrowest piece: a 1 can be little more than a stroke wide; the classifier judges slivers.
@@ -597,12 +644,43 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
   }
   std::vector<DigitCrop> out;
   if (best_k == 0) return out;
+  std::vector<std::pair<size_t, size_t>> spans;  // each digit's cuts (i, j), in cut order
   for (size_t k = best_k, j = K - 1; j > 0;) {
     const auto [i, dropped] = back[k][j];
-    if (!dropped) out.push_back(crops[size_t(piece_index[i * K + j])]), --k;
+    if (!dropped) {
+      out.push_back(crops[size_t(piece_index[i * K + j])]), --k;
+      spans.emplace_back(i, j);
+    }
     j = i;
   }
   std::reverse(out.begin(), out.end());
+  std::reverse(spans.begin(), spans.end());
+  // Two digits cut from one group, nothing dropped between them: the pair reader reads them as
+  // one image, which keeps what a cut takes from one digit and gives the other. Its reading wins
+  // when it is sure (pair_apply). In a longer chain each neighbouring pair is read; a digit takes
+  // the surest reading it is part of.
+  if (read_pair && out.size() >= 2) {
+    std::vector<PairCrop> pcs;
+    std::vector<size_t> at;  // pcs[k] holds digits at[k] and at[k] + 1
+    for (size_t t = 0; t + 1 < out.size(); ++t) {
+      if (spans[t].second != spans[t + 1].first) continue;
+      std::optional<PairCrop> pc =
+          pair_crop(m, v, seams[order[spans[t].first]], seams[order[spans[t + 1].second]]);
+      if (pc) pcs.push_back(*pc), at.push_back(t);
+    }
+    if (!pcs.empty()) {
+      const std::vector<float> p = read_pair(pcs);
+      if (p.size() != pcs.size() * size_t(kPairClasses)) {
+        throw std::invalid_argument("number_segment: the pair reader returned " +
+                                    std::to_string(p.size()) + " probabilities for " +
+                                    std::to_string(pcs.size()) + " crops");
+      }
+      std::vector<float> surest(out.size(), 0.0f);
+      for (size_t k = 0; k < pcs.size(); ++k)
+        pair_apply(p.data() + k * kPairClasses, out[at[k]], out[at[k] + 1], surest[at[k]],
+                   surest[at[k] + 1]);
+    }
+  }
   return out;
 }
 
@@ -749,6 +827,17 @@ void boxes_drop(InkMap& m) {
                      m.components.end());
 }
 
+// Every kept component as one group: the whole ink of an image (m has components).
+Group group_all(const InkMap& m) {
+  Group all;
+  all.box = m.components.front().box;
+  for (const InkComponent& c : m.components) {
+    all.box |= c.box;
+    all.labels.push_back(c.label);
+  }
+  return all;
+}
+
 template <typename T>
 T median_of(std::vector<T> v) {
   std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
@@ -763,16 +852,22 @@ DigitCrop digit_preprocess(const cv::Mat& image) {
   drop_frame_blobs(m);
   boxes_drop(m);
   if (m.components.empty()) throw NoInkError("no ink found in the image");
-  Group all;
-  all.box = m.components.front().box;
-  for (const InkComponent& c : m.components) {
-    all.box |= c.box;
-    all.labels.push_back(c.label);
-  }
-  GroupView v = group_view(m, all);
+  const GroupView v = group_view(m, group_all(m));
   std::optional<DigitCrop> crop = piece_crop(m, v, 0, v.ext.width);
   if (!crop) throw NoInkError("no ink found in the image");
   crop->box = sheet.to_image(crop->box);
+  return *crop;
+}
+
+PairCrop pair_preprocess(const cv::Mat& image) {
+  InkMap m = ink_find(sheet_view(image).image);
+  drop_frame_blobs(m);
+  boxes_drop(m);
+  if (m.components.empty()) throw NoInkError("no ink found in the image");
+  const GroupView v = group_view(m, group_all(m));
+  std::optional<PairCrop> crop =
+      pair_crop(m, v, seam_straight(v, 0), seam_straight(v, v.ext.width));
+  if (!crop) throw NoInkError("no ink found in the image");
   return *crop;
 }
 
@@ -1177,7 +1272,8 @@ void rules_drop(InkMap& m) {
 
 }  // namespace
 
-std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify) {
+std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify,
+                                      const PairReader& read_pair) {
   const SheetView sheet = sheet_view(image);
   InkMap m = ink_find(sheet.image);
   drop_frame_blobs(m);
@@ -1250,7 +1346,8 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
                                       (conf < kSureWhole || too_wide(g))
                                 : too_wide(g);
     if (judge) {
-      for (DigitCrop& c : group_split(m, g, typical_width, median_h, classify)) out.push_back(c);
+      for (DigitCrop& c : group_split(m, g, typical_width, median_h, classify, read_pair))
+        out.push_back(c);
     } else {
       out.push_back(*whole[i]);
     }

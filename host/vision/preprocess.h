@@ -58,6 +58,9 @@ struct DigitCrop {
   // Number mode: a separator written between this digit and the next: '.' (a point at the foot
   // of the row), ',' (one that reaches below it), '-' (a dash at mid-height), or 0 for none.
   char mark_after = 0;
+  // Number mode with a pair reader: this digit's probabilities as the pair reader gave them (the
+  // marginal of its pair's), which callers report instead of the classifier's reading of pixels.
+  std::optional<std::array<float, 10>> pair_probs;
 };
 
 // The ink of an image, found once and shared by digit and number mode. Exposed for tests and
@@ -118,6 +121,20 @@ SheetView sheet_view(const cv::Mat& image);
 // Given crops, returns one confidence in [0, 1] per crop (e.g. the classifier's max probability).
 using Classifier = std::function<std::vector<float>(const std::vector<DigitCrop>&)>;
 
+// Two touching digits read as one image by the pair reader (models/pairs.json): the group's ink
+// 20 px high (at most 52 px wide) keeping aspect, centre of mass in the middle of 28x56.
+constexpr int kPairRows = 28, kPairCols = 56, kPairClasses = 100;
+struct PairCrop {
+  std::array<float, size_t(kPairRows) * kPairCols> pixels{};  // row-major, white ink on black
+};
+// Given pair crops, returns kPairClasses probabilities per crop, row after row; class 10 a + b
+// is the digit a on the left of the digit b.
+using PairReader = std::function<std::vector<float>(const std::vector<PairCrop>&)>;
+
+// The whole ink of an image (as digit_preprocess finds it) as a pair crop: what the pair reader
+// is trained on. Throws NoInkError.
+PairCrop pair_preprocess(const cv::Mat& image);
+
 // Number mode: the digits of a row, left to right, each preprocessed as digit_preprocess does.
 // Pieces of one digit are merged (components whose x-ranges overlap strongly), specks, marks much
 // shorter than the digits and frame-hugging blobs (dark photo corners) ignored. With `classify`,
@@ -127,9 +144,13 @@ using Classifier = std::function<std::vector<float>(const std::vector<DigitCrop>
 // classifier call, and dynamic programming picks the cuts with the best product of confidences
 // less a price per digit. Without `classify`, a group wider than 1.2 digit heights (or 1.75
 // typical digit widths) is cut at the deepest projection minima near the widths the other digits
-// suggest. Throws NoInkError; std::invalid_argument when `classify` returns the wrong number of
-// values.
-std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify = {});
+// suggest. With `read_pair` too, every two neighbouring digits cut from one group are read again
+// as one image (pair_crop's 28x56), and when its best pair has probability >= 0.9 the two digits
+// carry its marginals in DigitCrop::pair_probs (a digit in a chain takes the surer of its two
+// pairs); the cuts stay the same. Throws NoInkError; std::invalid_argument when `classify` or
+// `read_pair` returns the wrong number of values.
+std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& classify = {},
+                                      const PairReader& read_pair = {});
 
 // ---- modes (shared by the CLI and the server) ----
 

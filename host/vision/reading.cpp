@@ -73,6 +73,13 @@ Summary summary_of(const std::vector<DigitCrop>& crops, const float* probs) {
 
 }  // namespace
 
+void pair_probs_apply(const std::vector<DigitCrop>& crops, float* probs) {
+  for (size_t i = 0; i < crops.size(); ++i) {
+    if (crops[i].pair_probs)
+      std::copy(crops[i].pair_probs->begin(), crops[i].pair_probs->end(), probs + i * kClasses);
+  }
+}
+
 std::vector<float> crop_confidences(const float* probs, size_t n) {
   std::vector<float> conf(n);
   for (size_t i = 0; i < n; ++i) conf[i] = *std::max_element(probs + i * 10, probs + i * 10 + 10);

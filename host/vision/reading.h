@@ -20,6 +20,10 @@ constexpr float kSureAtLeast = 0.6f;
 // probs (n, 10). The CLI and the server both score the splitter's pieces with it.
 std::vector<float> crop_confidences(const float* probs, size_t n);
 
+// Number mode: the probabilities the pair reader gave a crop (DigitCrop::pair_probs) copied over
+// its row of probs (crops.size(), 10): what callers report, after any second look.
+void pair_probs_apply(const std::vector<DigitCrop>& crops, float* probs);
+
 // crops as number_segment or digit_preprocess gave them, probs (crops.size(), 10). The
 // headline digit, confidence and probabilities are the first crop's: the whole image in digit
 // mode, the leftmost digit in number mode. "sure" is false when any digit is below kSureAtLeast.

@@ -10,6 +10,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -200,6 +201,61 @@ TEST_F(Api, NumberModeWithManyImages) {
   ASSERT_EQ(res.size(), 2u);
   EXPECT_EQ(res[0]["number"], "42");
   EXPECT_EQ(res[1]["number"], "7");
+}
+
+// Number mode's pair reader: a group cut in two is read again whole, and a sure reading of it
+// is what the answer reports for those two digits (here a fake reader, sure of "37").
+TEST(ApiPairReader, SureReadingOfATouchingGroupIsReported) {
+  LiveServer live;
+  std::atomic<int> calls{0};
+  live.srv->pair_reader_set([&calls](const std::vector<vision::PairCrop>& crops) {
+    ++calls;
+    std::vector<float> p(crops.size() * vision::kPairClasses, 0.0f);
+    for (size_t i = 0; i < crops.size(); ++i)
+      p[i * vision::kPairClasses + 37] = 0.96f, p[i * vision::kPairClasses + 38] = 0.04f;
+    return p;
+  });
+  // Two rings drawn so that they touch: one group, which the splitter cuts in two.
+  cv::Mat img(140, 180, CV_8UC1, cv::Scalar(235));
+  digit_draw(img, 0, {10, 10});
+  digit_draw(img, 0, {58, 10});
+  Reply r = http_post(live.port(), "/api/v1/predict?mode=number", encode(img),
+                      {{"Content-Type", "image/png"}});
+  ASSERT_EQ(r.status, 200u) << r.body;
+  json j = r.body_json();
+  EXPECT_GE(calls.load(), 1);
+  EXPECT_EQ(j["number"], "37") << r.body;
+  ASSERT_EQ(j["digits"].size(), 2u);
+  EXPECT_NEAR(j["digits"][0]["confidence"].get<double>(), 1.0, 1e-5);   // 37 and 38
+  EXPECT_NEAR(j["digits"][1]["confidence"].get<double>(), 0.96, 1e-5);  // 37
+  EXPECT_NEAR(j["probabilities"][3].get<double>(), 1.0, 1e-5);  // the first digit's
+  // Digits apart are not the pair reader's: separate digits read as before.
+  calls = 0;
+  Reply apart = http_post(live.port(), "/api/v1/predict?mode=number", encode(number_image("42")),
+                          {{"Content-Type", "image/png"}});
+  EXPECT_EQ(apart.body_json()["number"], "42") << apart.body;
+  EXPECT_EQ(calls.load(), 0);
+  // Three touching rings: each neighbouring pair is read, and a digit takes the surer reading
+  // of the two it is part of (the middle ring: 0.97's "58" over 0.92's "37").
+  cv::Mat three(140, 230, CV_8UC1, cv::Scalar(235));
+  for (int k = 0; k < 3; ++k) digit_draw(three, 0, {10 + 48 * k, 10});
+  live.srv->pair_reader_set([](const std::vector<vision::PairCrop>& crops) {
+    std::vector<float> p(crops.size() * vision::kPairClasses, 0.0f);
+    for (size_t i = 0; i < crops.size(); ++i) {
+      const bool first = i == 0;
+      p[i * vision::kPairClasses + (first ? 37 : 58)] = first ? 0.92f : 0.97f;
+      p[i * vision::kPairClasses + 11] = first ? 0.08f : 0.03f;
+    }
+    return p;
+  });
+  Reply chain = http_post(live.port(), "/api/v1/predict?mode=number", encode(three),
+                          {{"Content-Type", "image/png"}});
+  EXPECT_EQ(chain.body_json()["number"], "358") << chain.body;
+  // Without a reader, the touching rings read as the model reads their pieces.
+  live.srv->pair_reader_set({});
+  Reply plain = http_post(live.port(), "/api/v1/predict?mode=number", encode(img),
+                          {{"Content-Type", "image/png"}});
+  EXPECT_EQ(plain.body_json()["number"], "00") << plain.body;
 }
 
 TEST_F(Api, PredictErrors) {

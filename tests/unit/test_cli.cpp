@@ -91,4 +91,25 @@ TEST(Cli, PredictAnswersEachFileAndSetsTheExitCode) {
   std::filesystem::remove(bad);
 }
 
+TEST(Cli, PredictRefusesABadPairModel) {
+  const std::string model = kSrc + "/models/default.scrawl";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "no shipped model yet";
+  const std::string seven = kSrc + "/tests/fixtures/seven.png";
+  // The digit model given as the pair reader: the wrong shape, said so, exit 1.
+  CliRun r = run("predict --mode number --device cpu --pair-model " + model + " " + seven);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("pair reader needs (1, 28, 56)"), std::string::npos) << r.out;
+  r = run("predict --mode number --device cpu --pair-model /nonexistent.scrawl " + seven);
+  EXPECT_EQ(r.code, 1) << r.out;
+  // Without a pair reader, number mode still reads.
+  r = run("predict --mode number --json --device cpu --pair-model none " + seven);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out.substr(r.out.find('{')))["number"], "7") << r.out;
+  // Digit mode never loads it.
+  EXPECT_EQ(run("predict --device cpu --pair-model /nonexistent.scrawl " + seven).code, 0);
+  r = run("train --data /nonexistent --arch " + kSrc + "/models/default.json --out /tmp/x.scrawl --pairs 10 --device cpu");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--pairs trains the pair reader"), std::string::npos) << r.out;
+}
+
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -16,10 +17,15 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "host/cpu_backend.h"
 #include "host/error.h"
+#include "host/model_file.h"
+#include "host/network.h"
 #include "host/vision/cut_samples.h"
 #include "host/vision/ink_internal.h"
+#include "host/vision/pair_reader.h"
 #include "host/vision/preprocess.h"
+#include "host/vision/reading.h"
 #include "host/vision/second_look.h"
 
 namespace scrawl::vision {
@@ -1015,6 +1021,21 @@ cv::Mat touching_pair(int* junction_x) {
   return {};
 }
 
+// A template classifier: confidence = similarity to the nearest of the lone digits `refs`;
+// counts its calls in *calls when given.
+Classifier template_classifier(std::vector<Pixels> refs, int* calls = nullptr) {
+  return [refs = std::move(refs), calls](const std::vector<DigitCrop>& crops) {
+    if (calls) ++*calls;
+    std::vector<float> out;
+    for (const DigitCrop& c : crops) {
+      double best = 0;
+      for (const Pixels& r : refs) best = std::max(best, similarity(c.pixels, r));
+      out.push_back(float(std::max(best, 0.0)));
+    }
+    return out;
+  };
+}
+
 TEST(VisionNumber, TouchingDigitsAreSplit) {
   int junction = 0;
   cv::Mat img = touching_pair(&junction);
@@ -1024,19 +1045,9 @@ TEST(VisionNumber, TouchingDigitsAreSplit) {
   ASSERT_EQ(plain.size(), 2u);
   EXPECT_NEAR(plain[0].box.x + plain[0].box.w, junction, 12);
 
-  // A template classifier: confidence = similarity to the lone digits.
   std::vector<Pixels> refs = {reference("5"), reference("7")};
   int calls = 0;
-  Classifier templates = [&](const std::vector<DigitCrop>& crops) {
-    ++calls;
-    std::vector<float> out;
-    for (const DigitCrop& c : crops) {
-      double best = 0;
-      for (const Pixels& r : refs) best = std::max(best, similarity(c.pixels, r));
-      out.push_back(float(std::max(best, 0.0)));
-    }
-    return out;
-  };
+  Classifier templates = template_classifier(refs, &calls);
   std::vector<DigitCrop> judged = number_segment(img, templates);
   EXPECT_EQ(calls, 2) << "the groups whole in one batch, then all of a group's pieces in one";
   ASSERT_EQ(judged.size(), 2u);
@@ -1643,6 +1654,188 @@ TEST(CutSamples, RefusesWhatItCannotUse) {
   small.rows = small.cols = 14;
   const Classifier any = [](const std::vector<DigitCrop>& c) { return std::vector<float>(c.size(), 1.0f); };
   EXPECT_THROW(cut_samples(small, 5, 1, any), Error);
+}
+
+// ---- the pair reader: two touching digits read as one image ----
+
+// The ink of a pair crop: rows and columns holding clear ink (>= 0.2), and its centre of mass.
+struct PairInk {
+  int rows = 0, x0 = kPairCols, x1 = -1;
+  double cx = 0, cy = 0;
+};
+
+PairInk pair_ink(const float* p) {
+  PairInk k;
+  double mass = 0;
+  for (int y = 0; y < kPairRows; ++y) {
+    bool any = false;
+    for (int x = 0; x < kPairCols; ++x) {
+      const float v = p[y * kPairCols + x];
+      mass += v, k.cx += v * x, k.cy += v * y;
+      if (v >= 0.2f) any = true, k.x0 = std::min(k.x0, x), k.x1 = std::max(k.x1, x);
+    }
+    k.rows += any;
+  }
+  if (mass > 0) k.cx /= mass, k.cy /= mass;
+  return k;
+}
+
+TEST(PairReader, PairCropIsTwentyHighWithItsMassInTheMiddle) {
+  int junction = 0;
+  const cv::Mat img = touching_pair(&junction);
+  ASSERT_FALSE(img.empty());
+  const PairCrop c = pair_preprocess(img);
+  const PairInk k = pair_ink(c.pixels.data());
+  EXPECT_NEAR(k.rows, 20, 1);  // the pair's height, as MNIST's digits are 20 px
+  EXPECT_GT(k.x1 - k.x0, 25);  // a 5 and a 7 side by side: wider than tall
+  EXPECT_LT(k.x1 - k.x0, 53);
+  EXPECT_NEAR(k.cx, kPairCols / 2.0, 0.75);
+  EXPECT_NEAR(k.cy, kPairRows / 2.0, 0.75);
+  EXPECT_THROW(pair_preprocess(cv::Mat(60, 90, CV_8U, cv::Scalar(255))), NoInkError);
+}
+
+TEST(PairReader, ASureReadingGivesEachDigitItsMarginal) {
+  int junction = 0;
+  const cv::Mat img = touching_pair(&junction);
+  ASSERT_FALSE(img.empty());
+  Classifier templates = template_classifier({reference("5"), reference("7")});
+  int calls = 0;
+  std::vector<float> answer(kPairClasses, 0.0f);
+  PairReader reader = [&](const std::vector<PairCrop>& crops) {
+    ++calls;
+    EXPECT_EQ(crops.size(), 1u);
+    const PairInk k = pair_ink(crops[0].pixels.data());
+    EXPECT_NEAR(k.rows, 20, 1) << "the whole group, not one of its pieces";
+    EXPECT_GT(k.x1 - k.x0, 25);
+    return answer;
+  };
+  answer[57] = 0.93f, answer[51] = 0.05f, answer[87] = 0.02f;
+  std::vector<DigitCrop> read = number_segment(img, templates, reader);
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(read.size(), 2u);
+  ASSERT_TRUE(read[0].pair_probs && read[1].pair_probs);
+  EXPECT_NEAR((*read[0].pair_probs)[5], 0.98f, 1e-6);  // 57 and 51
+  EXPECT_NEAR((*read[0].pair_probs)[8], 0.02f, 1e-6);
+  EXPECT_NEAR((*read[1].pair_probs)[7], 0.95f, 1e-6);  // 57 and 87
+  EXPECT_NEAR((*read[1].pair_probs)[1], 0.05f, 1e-6);
+  // The same cuts as without the reader: it reads the digits, it does not move them.
+  std::vector<DigitCrop> plain = number_segment(img, templates);
+  ASSERT_EQ(plain.size(), 2u);
+  EXPECT_FALSE(plain[0].pair_probs || plain[1].pair_probs);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(plain[i].pixels, read[i].pixels);
+
+  // The model's probabilities are replaced for those digits only.
+  std::vector<float> probs(30, 0.0f);
+  probs[0 * 10 + 3] = probs[1 * 10 + 3] = probs[2 * 10 + 4] = 1.0f;
+  std::vector<DigitCrop> three = {read[0], read[1], plain[0]};
+  pair_probs_apply(three, probs.data());
+  EXPECT_NEAR(probs[5], 0.98f, 1e-6);
+  EXPECT_EQ(probs[3], 0.0f);
+  EXPECT_NEAR(probs[10 + 7], 0.95f, 1e-6);
+  EXPECT_EQ(probs[20 + 4], 1.0f);
+
+  // Unsure (its best pair under 0.9): the cut pieces' own readings stand.
+  std::fill(answer.begin(), answer.end(), 0.0f);
+  answer[57] = 0.6f, answer[51] = 0.4f;
+  read = number_segment(img, templates, reader);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_FALSE(read[0].pair_probs || read[1].pair_probs);
+
+  // A group read whole is never asked about.
+  calls = 0;
+  Classifier whole = [](const std::vector<DigitCrop>& crops) {
+    std::vector<float> out;
+    for (const DigitCrop& c : crops) out.push_back(c.box.w > c.box.h ? 0.99f : 0.2f);
+    return out;
+  };
+  EXPECT_EQ(number_segment(img, whole, reader).size(), 1u);
+  EXPECT_EQ(calls, 0);
+
+  PairReader broken = [](const std::vector<PairCrop>&) { return std::vector<float>(10, 0.1f); };
+  EXPECT_THROW(number_segment(img, templates, broken), std::invalid_argument);
+}
+
+TEST(PairSamples, TouchingPairsAreLabelledLeftThenRight) {
+  // Only 1s and 0s, so each pair is 00, 01, 10 or 11; a sample labelled 10 must look more like
+  // "10" than like "01" (each printed and read whole the same way).
+  Dataset digits = printed_digits(4);
+  Dataset ones_zeros;
+  ones_zeros.rows = ones_zeros.cols = 28;
+  for (int i = 0; i < digits.count; ++i) {
+    if (digits.labels[size_t(i)] > 1) continue;
+    ones_zeros.images.insert(ones_zeros.images.end(), digits.images.begin() + long(i) * 784,
+                             digits.images.begin() + long(i + 1) * 784);
+    ones_zeros.labels.push_back(digits.labels[size_t(i)]);
+    ++ones_zeros.count;
+  }
+  std::map<int, PairCrop> refs;
+  for (int label : {0, 1, 10, 11}) {
+    const std::string text = std::to_string(label / 10) + std::to_string(label % 10);
+    refs[label] = pair_preprocess(text_draw(text, {300, 160}, {150, 80}, 3.0, 8));
+  }
+  auto cos = [](const float* a, const float* b) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < kPairRows * kPairCols; ++i)
+      ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+    return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0.0;
+  };
+  const Dataset pairs = pair_samples(ones_zeros, 60, 9);
+  ASSERT_EQ(pairs.count, 60);
+  EXPECT_EQ(pairs.rows, kPairRows);
+  EXPECT_EQ(pairs.cols, kPairCols);
+  ASSERT_EQ(pairs.images.size(), size_t(60) * kPairRows * kPairCols);
+  int mixed = 0, right = 0;
+  for (int i = 0; i < pairs.count; ++i) {
+    const int label = pairs.labels[size_t(i)];
+    ASSERT_TRUE(refs.count(label)) << label;
+    std::vector<float> x(size_t(kPairRows) * kPairCols);
+    for (size_t p = 0; p < x.size(); ++p)
+      x[p] = pairs.images[size_t(i) * x.size() + p] / 255.0f;
+    EXPECT_NEAR(pair_ink(x.data()).rows, 20, 1);
+    if (label != 1 && label != 10) continue;
+    ++mixed;
+    const int other = label == 1 ? 10 : 1;
+    right += cos(x.data(), refs[label].pixels.data()) > cos(x.data(), refs[other].pixels.data());
+  }
+  EXPECT_GT(mixed, 15);
+  EXPECT_GE(right, 0.85 * mixed) << right << " of " << mixed << " mixed pairs look like their label";
+  EXPECT_EQ(pair_samples(ones_zeros, 60, 9).images, pairs.images);  // deterministic in the seed
+  EXPECT_NE(pair_samples(ones_zeros, 60, 10).images, pairs.images);
+  Dataset small = ones_zeros;
+  small.rows = small.cols = 14;
+  EXPECT_THROW(pair_samples(small, 5, 1), Error);
+}
+
+TEST(PairReader, ModelMustReadPairsIntoAHundredClasses) {
+  auto arch = [](int w, int classes) {
+    return nlohmann::json{
+        {"name", "tiny"},
+        {"input", {1, 28, w}},
+        {"layers",
+         {{{"type", "conv2d"}, {"filters", 2}, {"kernel", 3}, {"activation", "relu"}},
+          {{"type", "maxpool"}, {"size", 2}},
+          {{"type", "flatten"}},
+          {{"type", "dense"}, {"units", classes}, {"activation", "softmax"}}}}};
+  };
+  auto file_of = [](const nlohmann::json& a) {
+    auto backend = cpu_backend_create(1);
+    Network net(a, *backend);
+    net.init_glorot(3);
+    return model_file_from_network(net, nlohmann::json::object());
+  };
+  EXPECT_THROW(pair_reader_create(cpu_backend_create(1), file_of(arch(28, 10))), FormatError);
+  EXPECT_THROW(pair_reader_create(cpu_backend_create(1), file_of(arch(56, 10))), FormatError);
+  const PairReader read = pair_reader_create(cpu_backend_create(1), file_of(arch(56, 100)));
+  std::vector<PairCrop> crops(3);
+  crops[1].pixels[28 * 14 + 10] = 1.0f;
+  const std::vector<float> p = read(crops);
+  ASSERT_EQ(p.size(), 3u * kPairClasses);
+  for (int i = 0; i < 3; ++i) {
+    double sum = 0;
+    for (int k = 0; k < kPairClasses; ++k) sum += p[size_t(i * kPairClasses + k)];
+    EXPECT_NEAR(sum, 1.0, 1e-4);
+  }
+  EXPECT_TRUE(read({}).empty());
 }
 
 }  // namespace

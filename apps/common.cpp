@@ -33,10 +33,13 @@ std::string shipped_path(const std::string& name) {
 
 }  // namespace
 
-std::string shipped_pair_model_path() {
-  if (const char* env = std::getenv("SCRAWL_PAIR_MODEL"); env && *env)
-    return std::string(env) == "none" ? "" : env;
-  return shipped_path("pairs.scrawl");
+std::string pair_model_path(const std::string& flag) {
+  std::string path = flag;
+  if (path.empty()) {
+    const char* env = std::getenv("SCRAWL_PAIR_MODEL");
+    path = env && *env ? env : shipped_path("pairs.scrawl");
+  }
+  return path == "none" ? "" : path;
 }
 
 std::string default_model_path() {

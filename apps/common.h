@@ -15,9 +15,10 @@ namespace scrawl::app {
 // $SCRAWL_MODEL. Never relative to the working directory.
 std::string default_model_path();
 
-// The shipped pair reader (models/pairs.scrawl) found the same way ($SCRAWL_PAIR_MODEL first; set
-// to "none", none), or "" when there is none.
-std::string shipped_pair_model_path();
+// Number mode's pair reader for a --pair-model flag: the flag's file; "none": none (""); unset
+// (""): $SCRAWL_PAIR_MODEL ("none" there too), else the shipped models/pairs.scrawl found as the
+// default model is, else none.
+std::string pair_model_path(const std::string& flag);
 
 struct LoadedModel {
   std::unique_ptr<Backend> backend;

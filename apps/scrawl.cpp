@@ -88,10 +88,15 @@ int train_run(const TrainArgs& a) {
   opt.graphs = !a.no_graphs;
   if (a.cut_rows > 0 && a.init.empty())
     throw Error("--cut-rows needs --init: the crops are those the model's own cuts leave");
+  const ActShape in = net.input_shape();
+  const bool pair_shaped = net.classes() == vision::kPairClasses && in.h == vision::kPairRows &&
+                           in.w == vision::kPairCols;
+  if (a.pairs == 0 && pair_shaped)
+    throw Error("'" + net.name() + "' reads pairs of digits (28x56, " +
+                std::to_string(vision::kPairClasses) +
+                " classes): train it on touching pairs with --pairs N, e.g. --pairs 150000");
   if (a.pairs > 0) {
-    const ActShape in = net.input_shape();
-    if (net.classes() != vision::kPairClasses || in.h != vision::kPairRows ||
-        in.w != vision::kPairCols)
+    if (!pair_shaped)
       throw Error("--pairs trains the pair reader: the architecture must read (1, " +
                   std::to_string(vision::kPairRows) + ", " + std::to_string(vision::kPairCols) +
                   ") into " + std::to_string(vision::kPairClasses) +
@@ -238,8 +243,8 @@ int predict_run(const std::string& model, const std::string& pair_model,
   const vision::Classifier classify = segment_classifier(net);
   vision::PairReader read_pair;
   if (mode == vision::ReadMode::Number) {
-    const std::string path = pair_model.empty() ? shipped_pair_model_path() : pair_model;
-    if (!path.empty() && path != "none")
+    const std::string path = pair_model_path(pair_model);
+    if (!path.empty())
       read_pair = vision::pair_reader_create(backend_create(device), model_file_read(path));
   }
   int rejected = 0;

@@ -67,7 +67,7 @@ int serve_command_run(CLI::App& app) {
   if (!app.got_subcommand("serve")) return 1;
   ServeOptions o = g_serve;
   if (o.model.empty()) o.model = app::default_model_path();
-  if (o.pair_model.empty()) o.pair_model = app::shipped_pair_model_path();
+  o.pair_model = app::pair_model_path(o.pair_model);
 #if defined(SCRAWL_WITH_TCMALLOC)
   // A server allocates the same sizes request after request, so memory tcmalloc hands back to
   // the system is faulted in again moments later: under wrk that was about 6,000 page faults a

@@ -642,19 +642,16 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
     const double score = best[k][K - 1] - kPiecePenalty * double(k);
     if (score > best_score) best_score = score, best_k = k;
   }
-  std::vector<DigitCrop> out;
-  if (best_k == 0) return out;
+  if (best_k == 0) return {};
   std::vector<std::pair<size_t, size_t>> spans;  // each digit's cuts (i, j), in cut order
   for (size_t k = best_k, j = K - 1; j > 0;) {
     const auto [i, dropped] = back[k][j];
-    if (!dropped) {
-      out.push_back(crops[size_t(piece_index[i * K + j])]), --k;
-      spans.emplace_back(i, j);
-    }
+    if (!dropped) spans.emplace_back(i, j), --k;
     j = i;
   }
-  std::reverse(out.begin(), out.end());
   std::reverse(spans.begin(), spans.end());
+  std::vector<DigitCrop> out;
+  for (const auto& [i, j] : spans) out.push_back(crops[size_t(piece_index[i * K + j])]);
   // Two digits cut from one group, nothing dropped between them: the pair reader reads them as
   // one image, which keeps what a cut takes from one digit and gives the other. Its reading wins
   // when it is sure (pair_apply). In a longer chain each neighbouring pair is read; a digit takes

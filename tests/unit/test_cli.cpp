@@ -110,6 +110,9 @@ TEST(Cli, PredictRefusesABadPairModel) {
   r = run("train --data /nonexistent --arch " + kSrc + "/models/default.json --out /tmp/x.scrawl --pairs 10 --device cpu");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--pairs trains the pair reader"), std::string::npos) << r.out;
+  r = run("train --data /nonexistent --arch " + kSrc + "/models/pairs.json --out /tmp/x.scrawl --device cpu");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("with --pairs N"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -87,5 +87,29 @@ TEST(Trainer, RefusesBadOptions) {
   EXPECT_THROW(placement_parse("gpu"), Error);
 }
 
+TEST(Evaluate, AnyClassCountAndLabelsOutsideItRefused) {
+  // A 12-class network (as the pair reader has 100): its confusion matrix is 12 x 12.
+  json arch = small_arch();
+  arch["layers"].back()["units"] = 12;
+  auto backend = cpu_backend_create(1);
+  Network net(arch, *backend);
+  net.init_glorot(5);
+  Dataset d = striped(40);
+  for (int i = 0; i < d.count; ++i) d.labels[size_t(i)] = uint8_t(i % 12);
+  const EvalResult r = evaluate(net, d, 16);
+  ASSERT_EQ(r.confusion.size(), 12u);
+  int total = 0, right = 0;
+  for (size_t t = 0; t < 12; ++t) {
+    ASSERT_EQ(r.confusion[t].size(), 12u);
+    for (size_t p = 0; p < 12; ++p) total += r.confusion[t][p];
+    right += r.confusion[t][t];
+  }
+  EXPECT_EQ(total, 40);
+  EXPECT_DOUBLE_EQ(r.accuracy, right / 40.0);
+  EXPECT_THROW(evaluate(net, d, 16, true), Error);  // a second look reads 10-class digits
+  d.labels[7] = 12;  // no such class
+  EXPECT_THROW(evaluate(net, d, 16), Error);
+}
+
 }  // namespace
 }  // namespace scrawl

@@ -74,6 +74,9 @@ constexpr int kWorkMaxSide = 1024;  // processing resolution cap: plenty for a 2
 // A flash's glare (a broad patch of paper lit towards white) is looked for in images at least
 // this large: a 28x28 crop has none, and the checks below would only cost it time.
 constexpr int kGlareMinSide = 64;
+// The wide median's dark mass beyond this many times its light mass says dark ink without asking
+// which side is sharper (a shadow's edge is sharper than pen strokes).
+constexpr double kMedianDarkSure = 3.0;
 constexpr double kGlareMaxGain = 6.0;   // glare contrast restored at most this many times
 constexpr double kGlareMinGain = 1.05;  // weak ink joins a stroke only where lifted this much
 constexpr double kWeakInkShare = 0.3;   // ...and where it is this share of the ink near it
@@ -1228,9 +1231,12 @@ InkMap ink_find(const cv::Mat& image) {
   // A flash's glare is a broad bright patch that no quadratic follows: beyond the fit it weighs
   // as light ink, and it lifts sigma until dark strokes drop under the threshold. So a photo read
   // as light ink gets a second opinion from the wide median, which follows a glare and keeps pen
-  // strokes. When that sees dark ink, twice the light and standing out more sharply than the
-  // light does, the ink is dark. (Light strokes on a dark board stay light: the median takes
-  // them out of the board just as well.) Paper without grain (a digital drawing: the fit's sigma
+  // strokes. When that sees dark ink, three times the light or twice the light and standing out
+  // more sharply than the light does, the ink is dark. (Light strokes on a dark board stay
+  // light: the median takes them out of the board just as well.) The same second opinion catches
+  // a shadow across the paper: beyond the fit, its lit side weighs as light ink, while the median
+  // leaves only a band along its edge, which is sharper than pen strokes; so sharpness is asked
+  // only when the two masses are close. Paper without grain (a digital drawing: the fit's sigma
   // at its floor of 1) has no glare and skips the median, a few milliseconds at 400 px.
   if (m.light_ink && !drawn_in_alpha && long_side >= kGlareMinSide && fit.sigma > 1.0) {
     const cv::Mat kept = resid.clone();
@@ -1239,7 +1245,7 @@ InkMap ink_find(const cv::Mat& image) {
     masses();
     const float tm = float(fit.threshold);
     bool dark_ink = dark > 2.0 * light;
-    if (dark_ink && light > 0) {
+    if (dark_ink && light > 0 && dark < kMedianDarkSure * light) {
       dark_ink = mask_sharpness(mask_beyond(resid, -tm, false), resid) >
                  mask_sharpness(mask_beyond(resid, tm, true), resid);
     }

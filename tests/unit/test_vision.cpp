@@ -682,6 +682,48 @@ TEST(VisionNumber, DigitsLeftToRight) {
   }
 }
 
+// A row of dark ink photographed in a lit band between shadows with hard edges: beyond the
+// quadratic fit the band weighs as light ink, and the wide median's second opinion leaves
+// bands along the edges that are sharper than the strokes. The strokes' mass must decide: the
+// ink is dark (read as light ink, the row came back as pieces of the band's edges).
+TEST(VisionNumber, RowInALitBandBetweenShadowsIsDarkInk) {
+  std::vector<int> centres;
+  const cv::Mat row = row_draw("851", 90, &centres);
+  struct Case {
+    double scale, ink, shade;  // image scale; ink and shadow as fractions of the lit paper
+  } cases[] = {{0.6, 0.2, 0.5}, {0.4, 0.35, 0.6}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.scale);
+    cv::Mat small;
+    cv::resize(row, small, cv::Size(), c.scale, c.scale, cv::INTER_AREA);
+    cv::Mat light(small.size(), CV_32F);
+    for (int y = 0; y < small.rows; ++y) {
+      for (int x = 0; x < small.cols; ++x) {
+        const double u = (x + 1.3 * y) / small.cols;
+        light.at<float>(y, x) = u > 0.2 && u < 0.8 ? 1.0f : float(c.shade);
+      }
+    }
+    cv::GaussianBlur(light, light, cv::Size(0, 0), 1.0);
+    cv::Mat photo(small.size(), CV_8U);
+    for (int y = 0; y < small.rows; ++y) {
+      for (int x = 0; x < small.cols; ++x) {
+        const float refl = float(c.ink + (1.0 - c.ink) * small.at<uint8_t>(y, x) / 255.0);
+        photo.at<uint8_t>(y, x) = cv::saturate_cast<uint8_t>(160.0f * light.at<float>(y, x) * refl);
+      }
+    }
+    std::vector<uint8_t> jpeg;
+    cv::imencode(".jpg", noisy(photo, 4.0, 3), jpeg, {cv::IMWRITE_JPEG_QUALITY, 80});
+    const cv::Mat image = image_decode(jpeg.data(), jpeg.size());
+    EXPECT_FALSE(ink_find(image).light_ink);
+    const std::vector<DigitCrop> crops = number_segment(image);
+    ASSERT_EQ(crops.size(), 3u);
+    for (size_t i = 0; i < crops.size(); ++i) {
+      EXPECT_NEAR(crops[i].box.x + crops[i].box.w / 2.0, c.scale * centres[i], 8) << i;
+      EXPECT_GT(similarity(crops[i].pixels, reference(std::string("851").substr(i, 1))), 0.85) << i;
+    }
+  }
+}
+
 // A row photographed askew is read level: turned back by the tilt that makes its band of ink
 // thinnest, split there, and each digit's box mapped back to where it is in the image. A single
 // slanted stroke is no row and is left as it is.

@@ -77,6 +77,11 @@ constexpr int kGlareMinSide = 64;
 // The wide median's dark mass beyond this many times its light mass says dark ink without asking
 // which side is sharper (a shadow's edge is sharper than pen strokes).
 constexpr double kMedianDarkSure = 3.0;
+// ...and so do dark pieces apart from every light one (see mass_apart) with three times the mass
+// of light pieces apart from every dark one, when they hold this share of all the mass: a light
+// drawing's own pieces, haloed by the median, are rarely apart, and the dark specks that are
+// weigh next to nothing.
+constexpr double kApartDarkShare = 0.1;
 constexpr double kGlareMaxGain = 6.0;   // glare contrast restored at most this many times
 constexpr double kGlareMinGain = 1.05;  // weak ink joins a stroke only where lifted this much
 constexpr double kWeakInkShare = 0.3;   // ...and where it is this share of the ink near it
@@ -429,6 +434,31 @@ MaskShape mask_shape(const cv::Mat& mask, const cv::Mat& contrast, int long_side
     }
   }
   return shape;
+}
+
+// The contrast mass beyond `t` of the pieces of `mask` that do not touch `other` (8-neighbours).
+// Where the paper has a hard step (a shadow's edge) and the paper estimate a soft one, the
+// residual holds two bands side by side along the step, one dark and one light; pen strokes
+// stand alone on one side. So the mass left once touching pieces are dropped is the strokes'.
+double mass_apart(const cv::Mat& mask, const cv::Mat& other, const cv::Mat& resid, float t) {
+  cv::Mat labels, stats, near;
+  const int n = ink_detail::components_label(mask, labels, stats);
+  cv::dilate(other, near, cv::Mat());
+  std::vector<double> mass(size_t(std::max(n, 1)), 0.0);
+  std::vector<uint8_t> touches(size_t(std::max(n, 1)), 0);
+  for (int y = 0; y < mask.rows; ++y) {
+    const int* lab = labels.ptr<int>(y);
+    const uint8_t* nr = near.ptr<uint8_t>(y);
+    const float* r = resid.ptr<float>(y);
+    for (int x = 0; x < mask.cols; ++x) {
+      if (lab[x] <= 0) continue;
+      mass[size_t(lab[x])] += std::abs(r[x]) - t;
+      if (nr[x]) touches[size_t(lab[x])] = 1;
+    }
+  }
+  double total = 0.0;
+  for (int i = 1; i < n; ++i) total += touches[size_t(i)] ? 0.0 : mass[size_t(i)];
+  return total;
 }
 
 // How sharply a mask's pieces stand out of a residual: the mean step of the residual across the
@@ -1248,6 +1278,13 @@ InkMap ink_find(const cv::Mat& image) {
     if (dark_ink && light > 0 && dark < kMedianDarkSure * light) {
       dark_ink = mask_sharpness(mask_beyond(resid, -tm, false), resid) >
                  mask_sharpness(mask_beyond(resid, tm, true), resid);
+    }
+    // Bands along a shadow's edge outweighing the strokes: the pieces that stand alone decide.
+    if (!dark_ink) {
+      const cv::Mat dm = mask_beyond(resid, -tm, false), lm = mask_beyond(resid, tm, true);
+      const double dark_apart = mass_apart(dm, lm, resid, tm);
+      dark_ink = dark_apart > kMedianDarkSure * mass_apart(lm, dm, resid, tm) &&
+                 dark_apart > kApartDarkShare * (dark + light);
     }
     if (dark_ink) {
       m.light_ink = false;

@@ -682,45 +682,54 @@ TEST(VisionNumber, DigitsLeftToRight) {
   }
 }
 
-// A row of dark ink photographed in a lit band between shadows with hard edges: beyond the
-// quadratic fit the band weighs as light ink, and the wide median's second opinion leaves
-// bands along the edges that are sharper than the strokes. The strokes' mass must decide: the
-// ink is dark (read as light ink, the row came back as pieces of the band's edges).
-TEST(VisionNumber, RowInALitBandBetweenShadowsIsDarkInk) {
+// A row photographed in a lit band between shadows with hard edges: beyond the quadratic fit
+// the band weighs as light ink, and the wide median's second opinion leaves bands along the
+// edges that are sharper than the strokes and, for faint ink under deep shadows, outweigh them.
+// Dark ink must be found dark (read as light ink, the row came back as pieces of the band's
+// edges, or as no ink at all), and chalk on a board in the same light must stay light.
+cv::Mat row_in_lit_band(const cv::Mat& row, double scale, double ink, double shade, bool chalk) {
+  cv::Mat small;
+  cv::resize(row, small, cv::Size(), scale, scale, cv::INTER_AREA);
+  cv::Mat light(small.size(), CV_32F);
+  for (int y = 0; y < small.rows; ++y) {
+    for (int x = 0; x < small.cols; ++x) {
+      const double u = (x + 1.3 * y) / small.cols;
+      light.at<float>(y, x) = u > 0.2 && u < 0.8 ? 1.0f : float(shade);
+    }
+  }
+  cv::GaussianBlur(light, light, cv::Size(0, 0), 1.0);
+  cv::Mat photo(small.size(), CV_8U);
+  for (int y = 0; y < small.rows; ++y) {
+    for (int x = 0; x < small.cols; ++x) {
+      const double paper = small.at<uint8_t>(y, x) / 255.0;  // 1 on paper, 0 on the strokes
+      const double refl = chalk ? 1.0 - (1.0 - ink) * paper : ink + (1.0 - ink) * paper;
+      photo.at<uint8_t>(y, x) = cv::saturate_cast<uint8_t>(160.0 * light.at<float>(y, x) * refl);
+    }
+  }
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", noisy(photo, 4.0, 3), jpeg, {cv::IMWRITE_JPEG_QUALITY, 80});
+  return image_decode(jpeg.data(), jpeg.size());
+}
+
+TEST(VisionNumber, RowInALitBandBetweenShadowsKeepsItsPolarity) {
   std::vector<int> centres;
   const cv::Mat row = row_draw("851", 90, &centres);
   struct Case {
     double scale, ink, shade;  // image scale; ink and shadow as fractions of the lit paper
-  } cases[] = {{0.6, 0.2, 0.5}, {0.4, 0.35, 0.6}};
+  } cases[] = {{0.6, 0.2, 0.5}, {0.4, 0.35, 0.6}, {0.7, 0.6, 0.5}, {1.2, 0.35, 0.5}};
   for (const Case& c : cases) {
-    SCOPED_TRACE(c.scale);
-    cv::Mat small;
-    cv::resize(row, small, cv::Size(), c.scale, c.scale, cv::INTER_AREA);
-    cv::Mat light(small.size(), CV_32F);
-    for (int y = 0; y < small.rows; ++y) {
-      for (int x = 0; x < small.cols; ++x) {
-        const double u = (x + 1.3 * y) / small.cols;
-        light.at<float>(y, x) = u > 0.2 && u < 0.8 ? 1.0f : float(c.shade);
-      }
-    }
-    cv::GaussianBlur(light, light, cv::Size(0, 0), 1.0);
-    cv::Mat photo(small.size(), CV_8U);
-    for (int y = 0; y < small.rows; ++y) {
-      for (int x = 0; x < small.cols; ++x) {
-        const float refl = float(c.ink + (1.0 - c.ink) * small.at<uint8_t>(y, x) / 255.0);
-        photo.at<uint8_t>(y, x) = cv::saturate_cast<uint8_t>(160.0f * light.at<float>(y, x) * refl);
-      }
-    }
-    std::vector<uint8_t> jpeg;
-    cv::imencode(".jpg", noisy(photo, 4.0, 3), jpeg, {cv::IMWRITE_JPEG_QUALITY, 80});
-    const cv::Mat image = image_decode(jpeg.data(), jpeg.size());
+    SCOPED_TRACE(testing::Message() << "scale " << c.scale << " ink " << c.ink);
+    const cv::Mat image = row_in_lit_band(row, c.scale, c.ink, c.shade, false);
     EXPECT_FALSE(ink_find(image).light_ink);
     const std::vector<DigitCrop> crops = number_segment(image);
     ASSERT_EQ(crops.size(), 3u);
     for (size_t i = 0; i < crops.size(); ++i) {
-      EXPECT_NEAR(crops[i].box.x + crops[i].box.w / 2.0, c.scale * centres[i], 8) << i;
-      EXPECT_GT(similarity(crops[i].pixels, reference(std::string("851").substr(i, 1))), 0.85) << i;
+      EXPECT_NEAR(crops[i].box.x + crops[i].box.w / 2.0, c.scale * centres[i], 12 * c.scale) << i;
+      EXPECT_GT(similarity(crops[i].pixels, reference(std::string("851").substr(i, 1))), 0.8) << i;
     }
+    SCOPED_TRACE("chalk");
+    EXPECT_TRUE(ink_find(row_in_lit_band(row, c.scale, 0.3, c.shade, true)).light_ink);
+    EXPECT_TRUE(ink_find(row_in_lit_band(row, c.scale, 0.3, 1.0, true)).light_ink);
   }
 }
 

@@ -611,43 +611,57 @@ std::vector<DigitCrop> group_split(const InkMap& m, const Group& g, float typica
     if (whole_piece >= 0) fragment[size_t(whole_piece)] = chip[size_t(whole_piece)] = 0;
   }
   constexpr double kNone = -1e300;
-  std::vector<std::vector<double>> best(n_max + 1, std::vector<double>(K, kNone));
-  std::vector<std::vector<std::pair<size_t, bool>>> back(
-      n_max + 1, std::vector<std::pair<size_t, bool>>(K, {0, false}));
-  best[0][0] = 0.0;
+  // Two states per (k, j): [0] the piece ending at cut j was read (or j is the start), [1] it was
+  // a chip dropped. A chip may not follow a dropped chip: a run of them is the piece that spans
+  // them, dropped once if it is itself a chip; else a 1 sliced into two short chips would vanish
+  // for the price of two.
+  struct Step {
+    size_t from = 0;     // the cut before the last piece
+    int from_state = 0;  // the state at that cut
+  };
+  std::vector<std::vector<std::array<double, 2>>> best(
+      n_max + 1, std::vector<std::array<double, 2>>(K, {kNone, kNone}));
+  std::vector<std::vector<std::array<Step, 2>>> back(n_max + 1,
+                                                     std::vector<std::array<Step, 2>>(K));
+  best[0][0][0] = 0.0;
   for (size_t k = 0; k <= n_max; ++k) {
     for (size_t j = 1; j < K; ++j) {
       for (size_t i = 0; i < j; ++i) {
         const int p = piece_index[i * K + j];
         if (p < 0) continue;
         if (chip[size_t(p)]) {
-          if (best[k][i] == kNone) continue;
-          const double score = best[k][i] - kChipPenalty;
-          if (score > best[k][j]) best[k][j] = score, back[k][j] = {i, true};
+          if (best[k][i][0] == kNone) continue;
+          const double score = best[k][i][0] - kChipPenalty;
+          if (score > best[k][j][1]) best[k][j][1] = score, back[k][j][1] = {i, 0};
           continue;
         }
-        if (k == 0 || best[k - 1][i] == kNone) continue;
-        const double score = best[k - 1][i] +
-                             std::log(std::clamp(double(conf[size_t(p)]), 1e-6, 1.0)) -
-                             (fragment[size_t(p)] ? kFragmentPenalty : 0.0) -
-                             (wide[size_t(p)] ? kWidePenalty : 0.0);
-        if (score > best[k][j]) best[k][j] = score, back[k][j] = {i, false};
+        if (k == 0) continue;
+        const int s = best[k - 1][i][1] > best[k - 1][i][0] ? 1 : 0;
+        if (best[k - 1][i][size_t(s)] == kNone) continue;
+        const double score =
+            best[k - 1][i][size_t(s)] + std::log(std::clamp(double(conf[size_t(p)]), 1e-6, 1.0)) -
+            (fragment[size_t(p)] ? kFragmentPenalty : 0.0) - (wide[size_t(p)] ? kWidePenalty : 0.0);
+        if (score > best[k][j][0]) best[k][j][0] = score, back[k][j][0] = {i, s};
       }
     }
   }
   size_t best_k = 0;
+  int best_state = 0;
   double best_score = kNone;
   for (size_t k = 1; k <= n_max; ++k) {
-    if (best[k][K - 1] == kNone) continue;
-    const double score = best[k][K - 1] - kPiecePenalty * double(k);
-    if (score > best_score) best_score = score, best_k = k;
+    for (int st : {0, 1}) {
+      if (best[k][K - 1][size_t(st)] == kNone) continue;
+      const double score = best[k][K - 1][size_t(st)] - kPiecePenalty * double(k);
+      if (score > best_score) best_score = score, best_k = k, best_state = st;
+    }
   }
   if (best_k == 0) return {};
   std::vector<std::pair<size_t, size_t>> spans;  // each digit's cuts (i, j), in cut order
   for (size_t k = best_k, j = K - 1; j > 0;) {
-    const auto [i, dropped] = back[k][j];
-    if (!dropped) spans.emplace_back(i, j), --k;
-    j = i;
+    const Step step = back[k][j][size_t(best_state)];
+    if (best_state == 0) spans.emplace_back(step.from, j), --k;
+    j = step.from;
+    best_state = step.from_state;
   }
   std::reverse(spans.begin(), spans.end());
   std::vector<DigitCrop> out;

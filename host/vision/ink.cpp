@@ -1275,16 +1275,15 @@ InkMap ink_find(const cv::Mat& image) {
     masses();
     const float tm = float(fit.threshold);
     bool dark_ink = dark > 2.0 * light;
-    if (dark_ink && light > 0 && dark < kMedianDarkSure * light) {
-      dark_ink = mask_sharpness(mask_beyond(resid, -tm, false), resid) >
-                 mask_sharpness(mask_beyond(resid, tm, true), resid);
-    }
-    // Bands along a shadow's edge outweighing the strokes: the pieces that stand alone decide.
-    if (!dark_ink) {
+    if (!dark_ink || dark < kMedianDarkSure * light) {
       const cv::Mat dm = mask_beyond(resid, -tm, false), lm = mask_beyond(resid, tm, true);
-      const double dark_apart = mass_apart(dm, lm, resid, tm);
-      dark_ink = dark_apart > kMedianDarkSure * mass_apart(lm, dm, resid, tm) &&
-                 dark_apart > kApartDarkShare * (dark + light);
+      if (dark_ink && light > 0) dark_ink = mask_sharpness(dm, resid) > mask_sharpness(lm, resid);
+      // Bands along a shadow's edge outweighing the strokes: the pieces that stand alone decide.
+      if (!dark_ink) {
+        const double dark_apart = mass_apart(dm, lm, resid, tm);
+        dark_ink = dark_apart > kMedianDarkSure * mass_apart(lm, dm, resid, tm) &&
+                   dark_apart > kApartDarkShare * (dark + light);
+      }
     }
     if (dark_ink) {
       m.light_ink = false;

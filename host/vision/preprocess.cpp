@@ -1347,6 +1347,18 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
     }
   }
   constexpr float kSureWhole = 0.9f;
+  // Narrower than 0.6 digit heights and read as one digit with some confidence: one digit, not
+  // searched for cuts. Two digits side by side need room; in so little only two touching 1s fit
+  // (or a 1 against a narrow digit), and the model, trained to doubt two digits in one crop,
+  // reads most such pairs under 0.2. Cut, a narrow digit (a 4, a 5, a thick 1) splits along its
+  // strokes into two confident 1s whose product beats the whole's unsure reading ("4493" was
+  // read as "41193"). On the second draw of our sets (models/MODEL_CARD.md) every split of a
+  // group this narrow and this surely read was wrong.
+  constexpr float kNarrowGroup = 0.6f, kNarrowSure = 0.25f;
+  auto narrow_digit = [&](const Group& g, float conf) {
+    return g.box.width < kNarrowGroup * std::max(median_h, float(g.box.height)) &&
+           conf >= kNarrowSure;
+  };
   std::vector<DigitCrop> out;
   for (size_t i = 0, k = 0; i < groups.size(); ++i) {
     const Group& g = groups[i];
@@ -1354,7 +1366,7 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
     const float conf = classify ? whole_conf[k] : 0.0f;
     ++k;
     const bool judge = classify ? g.box.width > 0.3f * float(g.box.height) &&
-                                      (conf < kSureWhole || too_wide(g))
+                                      !narrow_digit(g, conf) && (conf < kSureWhole || too_wide(g))
                                 : too_wide(g);
     if (judge) {
       for (DigitCrop& c : group_split(m, g, typical_width, median_h, classify, read_pair))

@@ -1212,6 +1212,34 @@ TEST(VisionNumber, DigitSlicedIntoChipsIsNotDropped) {
   EXPECT_GT(similarity(crops[1].pixels, stroke), 0.85);
 }
 
+// A narrow digit the model reads as one, if unsurely (an "H"-like 4 at 0.5), is not cut: each
+// of its strokes alone reads as a sure 1, and two of them beat the whole's reading, but a piece
+// of ink 0.4 digit heights wide holds one digit. (Before: ring, 1, 1.)
+TEST(VisionNumber, NarrowDigitReadAsOneIsNotCut) {
+  cv::Mat img(160, 220, CV_8U, cv::Scalar(255));
+  cv::ellipse(img, {60, 80}, {30, 48}, 0, 0, 360, cv::Scalar(0), 8, cv::LINE_AA);
+  cv::line(img, {140, 32}, {140, 128}, cv::Scalar(0), 8, cv::LINE_AA);
+  cv::line(img, {172, 32}, {172, 128}, cv::Scalar(0), 8, cv::LINE_AA);
+  cv::line(img, {140, 84}, {172, 84}, cv::Scalar(0), 8, cv::LINE_AA);
+  // By shape alone: a ring is a sure 0, the narrow H an unsure 4, a lone stroke a sure 1.
+  Classifier by_aspect = [](const std::vector<DigitCrop>& crops) {
+    std::vector<float> out;
+    for (const DigitCrop& c : crops) {
+      const double aspect = double(c.box.w) / c.box.h;
+      out.push_back(aspect > 0.55 && aspect < 0.8  ? 0.99f
+                    : aspect > 0.3 && aspect < 0.5 ? 0.5f
+                    : aspect < 0.3                 ? 0.97f
+                                                   : 0.1f);
+    }
+    return out;
+  };
+  const std::vector<DigitCrop> crops = number_segment(img, by_aspect);
+  ASSERT_EQ(crops.size(), 2u);
+  EXPECT_LT(crops[0].box.x + crops[0].box.w, 100);
+  EXPECT_LT(crops[1].box.x, 140);
+  EXPECT_GT(crops[1].box.x + crops[1].box.w, 172);
+}
+
 // Two wide rings side by side make a group half as wide again as it is tall: two digits, even
 // when the model is surer of the whole (as of a 0 against a 2 read as one confident 2) than of
 // either half.

@@ -359,6 +359,12 @@ bool chip_like(double h, double median_h) { return h < 0.4 * median_h; }
 // log c(neighbour + fragment) - log c(neighbour) > log c(fragment) - the prices of a fragment
 // digit. A mark too short to be a digit (`short_mark`) joins only when it helps its neighbour.
 // Without a classifier the nearer neighbour takes it. Groups are sorted by x.
+//
+// With a classifier, a tall narrow stroke (narrower than 0.45 digit heights, as a 1 is) that the
+// model reads at under kStrokeDoubt is judged the same way, at the price of a plain digit: it is
+// then no 1 but a loose part of a neighbour (the stem and bar of a 5 whose hook is apart: "15474"
+// was read as "115474", the stem a "1" at 0.14). Real 1s read far surer than that.
+constexpr double kStrokeDoubt = 0.3;
 void fragments_join(const InkMap& m, std::vector<Group>& groups, double median_h,
                     const std::function<bool(const Group&)>& short_mark,
                     const Classifier& classify) {
@@ -376,7 +382,9 @@ void fragments_join(const InkMap& m, std::vector<Group>& groups, double median_h
   };
   for (size_t i = 0; i < groups.size();) {
     const Group f = groups[i];
-    if (!fragment_like(f.box.height, f.box.width, median_h)) {
+    const bool fragment = fragment_like(f.box.height, f.box.width, median_h);
+    const bool stroke = !fragment && classify && f.box.width < 0.45 * median_h;
+    if (!fragment && !stroke) {
       ++i;
       continue;
     }
@@ -399,8 +407,10 @@ void fragments_join(const InkMap& m, std::vector<Group>& groups, double median_h
       const std::vector<double> logc = read(ask);
       double best = short_mark(f) || chip_like(f.box.height, median_h)
                         ? 0.0
-                        : logc[0] - kPiecePenalty - kFragmentPenalty;
-      for (size_t k = 0; k < near.size(); ++k) {
+                        : logc[0] - kPiecePenalty - (fragment ? kFragmentPenalty : 0.0);
+      // A stroke read as a digit with any confidence is one (a 1, a narrow 7): it stays.
+      const bool digit_alone = stroke && logc[0] >= std::log(kStrokeDoubt);
+      for (size_t k = 0; k < near.size() && !digit_alone; ++k) {
         const double gain = logc[2 * k + 2] - logc[2 * k + 1];
         if (gain > best) best = gain, into = near[k];
       }
@@ -412,7 +422,7 @@ void fragments_join(const InkMap& m, std::vector<Group>& groups, double median_h
     groups[into] = groups_union(groups[into], f);
     groups.erase(groups.begin() + long(i));
     if (into > i) --into;
-    i = into;  // the grown group is judged again only if it is still a fragment
+    i = into;  // the grown group is judged again only if it is still a fragment or a stroke
   }
 }
 

@@ -1240,6 +1240,27 @@ TEST(VisionNumber, NarrowDigitReadAsOneIsNotCut) {
   EXPECT_GT(crops[1].box.x + crops[1].box.w, 172);
 }
 
+// A tall stroke the model doubts as a digit of its own (a 5's stem and bar apart from its hook)
+// joins the neighbour it completes; a stroke read as a sure 1 stays a digit.
+TEST(VisionNumber, DoubtedStrokeJoinsItsNeighbour) {
+  cv::Mat img(160, 200, CV_8U, cv::Scalar(255));
+  cv::line(img, {60, 32}, {60, 128}, cv::Scalar(0), 8, cv::LINE_AA);
+  cv::ellipse(img, {110, 80}, {30, 48}, 0, 0, 360, cv::Scalar(0), 8, cv::LINE_AA);
+  for (const float stroke_conf : {0.14f, 0.9f}) {
+    // By shape: the stroke alone as given, the ring alone an unsure digit, both a sure one.
+    Classifier by_aspect = [&](const std::vector<DigitCrop>& crops) {
+      std::vector<float> out;
+      for (const DigitCrop& c : crops) {
+        const double aspect = double(c.box.w) / c.box.h;
+        out.push_back(aspect < 0.3 ? stroke_conf : aspect < 0.75 ? 0.6f : 0.95f);
+      }
+      return out;
+    };
+    const std::vector<DigitCrop> crops = number_segment(img, by_aspect);
+    EXPECT_EQ(crops.size(), stroke_conf < 0.3f ? 1u : 2u) << "the stroke read at " << stroke_conf;
+  }
+}
+
 // Two wide rings side by side make a group half as wide again as it is tall: two digits, even
 // when the model is surer of the whole (as of a 0 against a 2 read as one confident 2) than of
 // either half.

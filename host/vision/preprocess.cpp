@@ -1360,7 +1360,8 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
   // Narrower than 0.6 digit heights and read as one digit with some confidence: one digit, not
   // searched for cuts. Two digits side by side need room; in so little only two touching 1s fit
   // (or a 1 against a narrow digit), and the model, trained to doubt two digits in one crop,
-  // reads most such pairs under 0.2. Cut, a narrow digit (a 4, a 5, a thick 1) splits along its
+  // reads most such pairs low (0.13 and 0.18 for two of the narrowest on the second draw, 0.65
+  // digit heights wide; a third read 0.52). Cut, a narrow digit (a 4, a 5, a thick 1) splits along its
   // strokes into two confident 1s whose product beats the whole's unsure reading ("4493" was
   // read as "41193"). On the second draw of our sets (models/MODEL_CARD.md) every split of a
   // group this narrow and this surely read was wrong.

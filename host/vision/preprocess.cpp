@@ -342,6 +342,26 @@ Group groups_union(const Group& a, const Group& b) {
   return u;
 }
 
+// The shortest distance between the ink of two groups, in working pixels.
+double ink_gap(const InkMap& m, const Group& a, const Group& b) {
+  const cv::Rect r = a.box | b.box;
+  const cv::Mat labels = m.labels(r);
+  auto member = [](const Group& g, int l) {
+    return std::find(g.labels.begin(), g.labels.end(), l) != g.labels.end();
+  };
+  cv::Mat not_b(r.size(), CV_8U, cv::Scalar(255));
+  for (int y = 0; y < r.height; ++y)
+    for (int x = 0; x < r.width; ++x)
+      if (member(b, labels.at<int>(y, x))) not_b.at<uint8_t>(y, x) = 0;
+  cv::Mat dist;
+  cv::distanceTransform(not_b, dist, cv::DIST_L2, 3);
+  double gap = 1e30;
+  for (int y = 0; y < r.height; ++y)
+    for (int x = 0; x < r.width; ++x)
+      if (member(a, labels.at<int>(y, x))) gap = std::min(gap, double(dist.at<float>(y, x)));
+  return gap;
+}
+
 // The prices of number mode's cuts, in log-confidence (see group_split).
 constexpr double kPiecePenalty = 0.2;     // per digit read
 constexpr double kFragmentPenalty = 1.0;  // more for a digit shaped like a fragment
@@ -365,6 +385,15 @@ bool chip_like(double h, double median_h) { return h < 0.4 * median_h; }
 // then no 1 but a loose part of a neighbour (the stem and bar of a 5 whose hook is apart: "15474"
 // was read as "115474", the stem a "1" at 0.14). Real 1s read far surer than that.
 constexpr double kStrokeDoubt = 0.3;
+//
+// A small digit in a row of digits of mixed sizes is shaped like a fragment too, and the model
+// reads its neighbour about as surely with it as without ("9998" with a small first 9 was read
+// "998"). A fragment the model reads at kFragmentSure or more, at least 0.12 digit heights wide
+// (thinner is a sliver of a curve), whose ink lies more than kApart digit heights from the
+// neighbour's, joins it only when the neighbour reads better for it. The bar of a broken 5, the
+// tail of a 6 and the chip of a 4 lie closer, or read unsurely alone.
+constexpr double kFragmentSure = 0.9;
+constexpr double kApart = 0.03;
 void fragments_join(const InkMap& m, std::vector<Group>& groups, double median_h,
                     const std::function<bool(const Group&)>& short_mark,
                     const Classifier& classify) {
@@ -410,9 +439,16 @@ void fragments_join(const InkMap& m, std::vector<Group>& groups, double median_h
                         : logc[0] - kPiecePenalty - (fragment ? kFragmentPenalty : 0.0);
       // A stroke read as a digit with any confidence is one (a 1, a narrow 7): it stays.
       const bool digit_alone = stroke && logc[0] >= std::log(kStrokeDoubt);
+      // A sure digit of its own, wide enough to be one, whose ink stands apart from a
+      // neighbour's joins that neighbour only if the neighbour then reads better.
+      const bool sure_alone = logc[0] >= std::log(kFragmentSure) && !short_mark(f) &&
+                              !chip_like(f.box.height, median_h) && f.box.width >= 0.12 * median_h;
       for (size_t k = 0; k < near.size() && !digit_alone; ++k) {
         const double gain = logc[2 * k + 2] - logc[2 * k + 1];
-        if (gain > best) best = gain, into = near[k];
+        if (gain <= best) continue;
+        if (sure_alone && gain <= 0.0 && ink_gap(m, f, groups[near[k]]) > kApart * median_h)
+          continue;
+        best = gain, into = near[k];
       }
     }
     if (into == groups.size()) {
@@ -1361,8 +1397,8 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
   // searched for cuts. Two digits side by side need room; in so little only two touching 1s fit
   // (or a 1 against a narrow digit), and the model, trained to doubt two digits in one crop,
   // reads most such pairs low (0.13 and 0.18 for two of the narrowest on the second draw, 0.65
-  // digit heights wide; a third read 0.52). Cut, a narrow digit (a 4, a 5, a thick 1) splits along its
-  // strokes into two confident 1s whose product beats the whole's unsure reading ("4493" was
+  // digit heights wide; a third read 0.52). Cut, a narrow digit (a 4, a 5, a thick 1) splits along
+  // its strokes into two confident 1s whose product beats the whole's unsure reading ("4493" was
   // read as "41193"). On the second draw of our sets (models/MODEL_CARD.md) every split of a
   // group this narrow and this surely read was wrong.
   constexpr float kNarrowGroup = 0.6f, kNarrowSure = 0.25f;

@@ -1261,6 +1261,26 @@ TEST(VisionNumber, DoubtedStrokeJoinsItsNeighbour) {
   }
 }
 
+// In a row of digits of mixed sizes, a small digit is shaped like a fragment. Standing clear of
+// its neighbour's ink, and read surely, it stays a digit when joining it does not make the
+// neighbour read better (before: the small ring joined the first large one, two digits).
+TEST(VisionNumber, SmallDigitApartFromItsNeighbourStaysADigit) {
+  cv::Mat img(180, 320, CV_8U, cv::Scalar(255));
+  cv::ellipse(img, {50, 110}, {15, 25}, 0, 0, 360, cv::Scalar(0), 7, cv::LINE_AA);
+  cv::ellipse(img, {118, 90}, {30, 48}, 0, 0, 360, cv::Scalar(0), 7, cv::LINE_AA);
+  cv::ellipse(img, {230, 90}, {30, 48}, 0, 0, 360, cv::Scalar(0), 7, cv::LINE_AA);
+  // Each ring a sure digit; a small ring with a large one a little less sure.
+  Classifier rings = [](const std::vector<DigitCrop>& crops) {
+    std::vector<float> out;
+    for (const DigitCrop& c : crops) out.push_back(double(c.box.w) / c.box.h < 0.8 ? 0.99f : 0.98f);
+    return out;
+  };
+  const std::vector<DigitCrop> crops = number_segment(img, rings);
+  ASSERT_EQ(crops.size(), 3u);
+  EXPECT_LT(crops[0].box.x + crops[0].box.w, 76);
+  EXPECT_GT(crops[1].box.x, 80);
+}
+
 // Two wide rings side by side make a group half as wide again as it is tall: two digits, even
 // when the model is surer of the whole (as of a 0 against a 2 read as one confident 2) than of
 // either half.

@@ -1,7 +1,7 @@
 """Generates the realistic test sets (photos of ink on paper, canvas exports, rows of digits level,
-tilted, underlined and boxed, photos on ruled and squared paper, photos of a note on a desk, photos
-under a flash's glare, in dim light and of a folded note) from the
-MNIST *test* digits only, deterministically (fixed seed), each with a labels.csv (file,label).
+tilted, underlined, boxed and of mixed sizes, photos on ruled and squared paper, photos of a note
+on a desk, photos under a flash's glare, in dim light and of a folded note) from the MNIST *test*
+digits only, deterministically (fixed seed), each with a labels.csv (file,label).
 Run by tests/realistic/run.sh; usage: /usr/bin/python3 make_sets.py OUT_DIR (needs SCRAWL_DATA)."""
 import argparse
 import math
@@ -15,7 +15,7 @@ from PIL import Image, ImageFilter
 
 SEED = 20240605
 SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilted": 6, "desk": 7,
-           "underlined": 8, "boxed": 9, "glare": 10, "dim": 11, "fold": 12}
+           "underlined": 8, "boxed": 9, "glare": 10, "dim": 11, "fold": 12, "mixed": 13}
 
 
 # ---- MNIST ----
@@ -492,8 +492,9 @@ def box_draw(alpha, rng, h):
     return np.maximum(alpha, band.astype(np.float32))
 
 
-def make_number(digits, rng, touching, tilt=None, underline=False, boxed=False):
-    """A row of digits: common height 24-110 px with per-digit size and baseline jitter, gaps
+def make_number(digits, rng, touching, tilt=None, underline=False, boxed=False, sizes=0.15):
+    """A row of digits: common height 24-110 px with per-digit size (within `sizes` either way)
+    and baseline jitter, gaps
     measured ink to ink (so 0 means the strokes just touch, below 0 they cross slightly). The
     row is turned up to 4 degrees, or by `tilt` degrees (a number photographed askew, or drawn
     uphill on a canvas). With `underline`, a pen line is drawn under it (an amount); with
@@ -504,7 +505,7 @@ def make_number(digits, rng, touching, tilt=None, underline=False, boxed=False):
     dilate = rng.uniform(0, 0.04 * h) if canvas_style else 0  # brush up to 0.2 h, as canvas
     patches = []
     for d in digits:
-        s = h / 20.0 * rng.uniform(0.85, 1.15)
+        s = h / 20.0 * rng.uniform(1 - sizes, 1 + sizes)
         p = ink_crop(digit_ink(d, s, rng, thr=thr, edge_px=edge_px, dilate=dilate))
         p = ink_crop(rotate_f(p, rng.uniform(-5, 5)))
         patches.append(p)
@@ -639,6 +640,8 @@ def main():
                     help="rows of 3-10 digits with a pen line under them")
     ap.add_argument("--boxed", type=int, default=120,
                     help="rows of 2-10 digits with a pen box around them")
+    ap.add_argument("--mixed", type=int, default=150,
+                    help="rows of 2-10 digits of mixed sizes (0.65-1.35 of the row's)")
     ap.add_argument("--desk", type=int, default=300,
                     help="photos of a note on a desk (a fifth running off the photo)")
     ap.add_argument("--glare", type=int, default=300, help="photos under a flash's glare")
@@ -709,6 +712,9 @@ def main():
     # From the middle of the level rows' pool, past what they use.
     number_set(args.out, "boxed", "boxed", args.boxed, number_pool, len(number_pool) // 4,
                images, labels, extra=lambda rng: {"boxed": True})
+    # Between the boxed rows' digits and the tilted rows' pool.
+    number_set(args.out, "mixed", "mixed", args.mixed, number_pool, 3 * len(number_pool) // 8,
+               images, labels, extra=lambda rng: {"sizes": 0.35})
 
     def desk_photo(d, rng, i):
         cut = i % 5 == 4  # a fifth run off the photo
@@ -724,7 +730,7 @@ def main():
 
     print(f"make_sets: {args.photos} photos (and as plain MNIST), {args.canvas} canvas, "
           f"{args.numbers} numbers ({args.tilted} tilted, {args.underlined} underlined, "
-          f"{args.boxed} boxed), "
+          f"{args.boxed} boxed, {args.mixed} of mixed sizes), "
           f"{args.lined} on lined paper, "
           f"{args.desk} on a desk, {args.glare} under a glare, {args.dim} in dim light, "
           f"{args.fold} folded "

@@ -129,6 +129,7 @@ predict_set lined digit
 predict_set tilted number
 predict_set underlined number
 predict_set boxed number
+predict_set mixed number
 predict_set desk digit
 predict_set glare digit
 predict_set dim digit

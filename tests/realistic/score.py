@@ -16,6 +16,7 @@ SETS = {  # set -> (what counts as right, description)
     "tilted": ("number", "rows of 2-10 digits turned 6-15 degrees, exact string"),
     "underlined": ("number", "rows of 3-10 digits with a pen line under them, exact string"),
     "boxed": ("number", "rows of 2-10 digits with a pen box around them, exact string"),
+    "mixed": ("number", "rows of 2-10 digits of mixed sizes (0.65-1.35), exact string"),
     "desk": ("digit", "photos of a note on a desk, digit accuracy"),
     "glare": ("digit", "photos under a flash's glare, digit accuracy"),
     "dim": ("digit", "photos in dim light (dark and noisy), digit accuracy"),
@@ -63,7 +64,7 @@ def group_of(set_name, name):
     """A kind within a set, read from the file name the generator gives it."""
     if set_name == "canvas":
         return "transparent" if "transparent" in name else "white on black"
-    if set_name in ("numbers", "tilted", "underlined", "boxed"):
+    if set_name in ("numbers", "tilted", "underlined", "boxed", "mixed"):
         return "touching" if "touching" in name else "separate"
     if set_name == "lined":
         return "ruled" if "ruled" in name else "squared"

@@ -1400,7 +1400,8 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
   // digit heights wide; a third read 0.52). Cut, a narrow digit (a 4, a 5, a thick 1) splits along
   // its strokes into two confident 1s whose product beats the whole's unsure reading ("4493" was
   // read as "41193"). On the second draw of our sets (models/MODEL_CARD.md) every split of a
-  // group this narrow and this surely read was wrong.
+  // group this narrow and this surely read was wrong. A group too wide for the row's typical
+  // digit (two touching 1s among 1s) is still searched.
   constexpr float kNarrowGroup = 0.6f, kNarrowSure = 0.25f;
   auto narrow_digit = [&](const Group& g, float conf) {
     return g.box.width < kNarrowGroup * std::max(median_h, float(g.box.height)) &&
@@ -1412,9 +1413,10 @@ std::vector<DigitCrop> number_segment(const cv::Mat& image, const Classifier& cl
     if (!whole[i]) continue;
     const float conf = classify ? whole_conf[k] : 0.0f;
     ++k;
-    const bool judge = classify ? g.box.width > 0.3f * float(g.box.height) &&
-                                      !narrow_digit(g, conf) && (conf < kSureWhole || too_wide(g))
-                                : too_wide(g);
+    const bool judge =
+        classify ? g.box.width > 0.3f * float(g.box.height) &&
+                       (too_wide(g) || (conf < kSureWhole && !narrow_digit(g, conf)))
+                 : too_wide(g);
     if (judge) {
       for (DigitCrop& c : group_split(m, g, typical_width, median_h, classify, read_pair))
         out.push_back(c);

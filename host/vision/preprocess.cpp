@@ -163,23 +163,29 @@ struct GroupView {
   int margin = 1;
 };
 
+// CV_8U over `r` (working pixels): 255 on the group's components.
+cv::Mat group_mask(const InkMap& m, const Group& g, const cv::Rect& r) {
+  std::vector<uint8_t> member(size_t(*std::max_element(g.labels.begin(), g.labels.end())) + 1, 0);
+  for (int l : g.labels) member[size_t(l)] = 1;
+  cv::Mat mask = cv::Mat::zeros(r.size(), CV_8U);
+  const cv::Mat labels = m.labels(r);
+  for (int y = 0; y < r.height; ++y) {
+    const int* lab = labels.ptr<int>(y);
+    uint8_t* out = mask.ptr<uint8_t>(y);
+    for (int x = 0; x < r.width; ++x) {
+      if (size_t(lab[x]) < member.size() && member[size_t(lab[x])]) out[x] = 255;
+    }
+  }
+  return mask;
+}
+
 GroupView group_view(const InkMap& m, const Group& g) {
   GroupView v;
   v.margin = std::max(1, int(std::lround(0.5 * m.stroke_width))) + 1;
   v.ext = cv::Rect(g.box.x - v.margin, g.box.y - v.margin, g.box.width + 2 * v.margin,
                    g.box.height + 2 * v.margin) &
           cv::Rect(0, 0, m.ink.cols, m.ink.rows);
-  std::vector<uint8_t> member(size_t(*std::max_element(g.labels.begin(), g.labels.end())) + 1, 0);
-  for (int l : g.labels) member[size_t(l)] = 1;
-  v.mask = cv::Mat::zeros(v.ext.size(), CV_8U);
-  cv::Mat labels = m.labels(v.ext);
-  for (int y = 0; y < v.ext.height; ++y) {
-    const int* lab = labels.ptr<int>(y);
-    uint8_t* out = v.mask.ptr<uint8_t>(y);
-    for (int x = 0; x < v.ext.width; ++x) {
-      if (size_t(lab[x]) < member.size() && member[size_t(lab[x])]) out[x] = 255;
-    }
-  }
+  v.mask = group_mask(m, g, v.ext);
   v.ink = m.ink(v.ext);
   v.near = mask_grow(v.mask, v.margin - 1);
   return v;
@@ -345,20 +351,10 @@ Group groups_union(const Group& a, const Group& b) {
 // The shortest distance between the ink of two groups, in working pixels.
 double ink_gap(const InkMap& m, const Group& a, const Group& b) {
   const cv::Rect r = a.box | b.box;
-  const cv::Mat labels = m.labels(r);
-  auto member = [](const Group& g, int l) {
-    return std::find(g.labels.begin(), g.labels.end(), l) != g.labels.end();
-  };
-  cv::Mat not_b(r.size(), CV_8U, cv::Scalar(255));
-  for (int y = 0; y < r.height; ++y)
-    for (int x = 0; x < r.width; ++x)
-      if (member(b, labels.at<int>(y, x))) not_b.at<uint8_t>(y, x) = 0;
   cv::Mat dist;
-  cv::distanceTransform(not_b, dist, cv::DIST_L2, 3);
+  cv::distanceTransform(~group_mask(m, b, r), dist, cv::DIST_L2, 3);
   double gap = 1e30;
-  for (int y = 0; y < r.height; ++y)
-    for (int x = 0; x < r.width; ++x)
-      if (member(a, labels.at<int>(y, x))) gap = std::min(gap, double(dist.at<float>(y, x)));
+  cv::minMaxLoc(dist, &gap, nullptr, nullptr, nullptr, group_mask(m, a, r));
   return gap;
 }
 

@@ -494,8 +494,8 @@ def box_draw(alpha, rng, h):
 
 def make_number(digits, rng, touching, tilt=None, underline=False, boxed=False, sizes=0.15):
     """A row of digits: common height 24-110 px with per-digit size (within `sizes` either way)
-    and baseline jitter, gaps
-    measured ink to ink (so 0 means the strokes just touch, below 0 they cross slightly). The
+    and baseline jitter, gaps measured ink to ink (so 0 means the strokes just touch, below 0
+    they cross slightly). The
     row is turned up to 4 degrees, or by `tilt` degrees (a number photographed askew, or drawn
     uphill on a canvas). With `underline`, a pen line is drawn under it (an amount); with
     `boxed`, a pen box around it (an amount box)."""

@@ -45,6 +45,7 @@ struct TrainArgs {
   std::string augment;  // "", "on", "off": empty = the architecture's default
   float outliers = -1;  // < 0: the architecture's default
   float residue = -1;   // likewise
+  float pen = -1;       // likewise
   std::string init;     // start from this model file's weights instead of Glorot
   std::string placement = "auto";
   bool no_graphs = false;
@@ -79,6 +80,7 @@ int train_run(const TrainArgs& a) {
   opt.augment.enabled = a.augment.empty() ? d.augment : a.augment == "on";
   opt.augment.outlier_p = a.outliers >= 0 ? a.outliers : d.outliers;
   opt.augment.residue_p = a.residue >= 0 ? a.residue : d.residue;
+  opt.augment.pen_p = a.pen >= 0 ? a.pen : d.pen;
   if (opt.augment.outlier_p + opt.augment.residue_p > 0.5f)
     throw Error("the outlier and residue shares must add up to at most 0.5");
   if (!opt.augment.enabled && opt.augment.outlier_p + opt.augment.residue_p > 0.0f)
@@ -114,16 +116,18 @@ int train_run(const TrainArgs& a) {
     std::fprintf(stderr, "scrawl: %d training and %d test pairs (%.1f s)\n", train.count,
                  test.count, std::chrono::duration<double>(Clock::now() - c0).count());
   }
-  std::fprintf(stderr,
-               "scrawl: training '%s' (%zu parameters) on %d images, %d epochs, batch %d, "
-               "lr %g%s%s, seed %llu\n",
-               net.name().c_str(), net.param_count(), train.count, opt.epochs, opt.batch,
-               double(opt.lr), opt.augment.enabled ? ", augmented" : "",
-               opt.augment.enabled && opt.augment.outlier_p > 0
-                   ? (", " + std::to_string(int(std::lround(opt.augment.outlier_p * 100))) +
-                      "% outliers").c_str()
-                   : "",
-               static_cast<unsigned long long>(opt.seed));
+  auto share = [&](float p, const char* what) {
+    return opt.augment.enabled && p > 0
+               ? ", " + std::to_string(int(std::lround(p * 100))) + "% " + what
+               : std::string();
+  };
+  std::fprintf(
+      stderr,
+      "scrawl: training '%s' (%zu parameters) on %d images, %d epochs, batch %d, "
+      "lr %g%s%s%s, seed %llu\n",
+      net.name().c_str(), net.param_count(), train.count, opt.epochs, opt.batch, double(opt.lr),
+      opt.augment.enabled ? ", augmented" : "", share(opt.augment.outlier_p, "outliers").c_str(),
+      share(opt.augment.pen_p, "re-inked").c_str(), static_cast<unsigned long long>(opt.seed));
   net.init_glorot(opt.seed);
   if (!a.init.empty()) {
     // Names and shapes are checked against the architecture: a mismatch is a clear error.
@@ -161,19 +165,23 @@ int train_run(const TrainArgs& a) {
                       {"test_accuracy", r.test_accuracy}, {"test_loss", r.test_loss},
                       {"seconds", r.seconds}});
   }
-  const json meta = {{"trained_by", "scrawl train"},
-                     {"epochs", opt.epochs}, {"batch", opt.batch}, {"lr", opt.lr},
-                     {"lr_decay", opt.lr_decay}, {"seed", opt.seed},
-                     {"augment", opt.augment.enabled},
-                     {"init", a.init.empty() ? json(nullptr)
-                                           : json(std::filesystem::path(a.init).filename())},
-                     {"outliers", opt.augment.enabled ? opt.augment.outlier_p : 0.0f},
-                     {"residue", opt.augment.enabled ? opt.augment.residue_p : 0.0f},
-                     {"cut_rows", a.cut_rows},
-                     {"pairs", a.pairs},
-                     {"device", backend->name()},
-                     {"train_seconds", train_seconds},
-                     {"test_accuracy", reports.back().test_accuracy}};
+  const json meta = {
+      {"trained_by", "scrawl train"},
+      {"epochs", opt.epochs},
+      {"batch", opt.batch},
+      {"lr", opt.lr},
+      {"lr_decay", opt.lr_decay},
+      {"seed", opt.seed},
+      {"augment", opt.augment.enabled},
+      {"init", a.init.empty() ? json(nullptr) : json(std::filesystem::path(a.init).filename())},
+      {"outliers", opt.augment.enabled ? opt.augment.outlier_p : 0.0f},
+      {"residue", opt.augment.enabled ? opt.augment.residue_p : 0.0f},
+      {"pen", opt.augment.enabled ? opt.augment.pen_p : 0.0f},
+      {"cut_rows", a.cut_rows},
+      {"pairs", a.pairs},
+      {"device", backend->name()},
+      {"train_seconds", train_seconds},
+      {"test_accuracy", reports.back().test_accuracy}};
   model_file_write(a.out, model_file_from_network(net, meta));
   std::fprintf(stderr, "scrawl: wrote %s (test accuracy %.4f, %.1f s)\n", a.out.c_str(),
                reports.back().test_accuracy, total);
@@ -426,6 +434,11 @@ int main(int argc, char** argv) {
                     "Share of augmented samples that carry a sliver of a neighbouring digit "
                     "(default: the architecture's, else 0)")
       ->check(CLI::Range(0.0, 0.5));
+  train
+      ->add_option("--pen", ta.pen,
+                   "Share of augmented samples re-inked with a pen of another weight, finer or "
+                   "bolder, with a solid stroke (default: the architecture's, else 0)")
+      ->check(CLI::Range(0.0, 1.0));
   train->add_option("--cut-rows", ta.cut_rows,
                     "Fine-tune on number mode's own cuts too: this many rows of 2-4 training "
                     "digits (60% touching) read by the splitter with the --init weights, every "

@@ -252,6 +252,15 @@ float compose_sample(const AugmentOptions& opt, uint64_t seed, int rows, int col
   return kOutlierLabel;
 }
 
+void pen_reink(float* img, int rows, int cols, float level, float soft) {
+  if (!(soft > 0.0f)) throw Error("pen_reink: the edge width must be positive");
+  cv::Mat m(rows, cols, CV_32F, img), big;
+  cv::resize(m, big, {2 * cols, 2 * rows}, 0, 0, cv::INTER_LINEAR);
+  big = (big - level) * (1.0f / soft) + 0.5f;
+  cv::min(cv::max(big, 0.0f), 1.0f, big);
+  cv::resize(big, m, m.size(), 0, 0, cv::INTER_AREA);  // writes img: m's size and type match
+}
+
 void augment_image(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* in,
                    float* out) {
   std::mt19937_64 rng(seed);
@@ -269,6 +278,11 @@ void augment_image(const AugmentOptions& opt, uint64_t seed, int rows, int cols,
   cv::Mat m = (cv::Mat_<float>(2, 3) << a00, a01, cx - a00 * cx - a01 * cy + tx,  //
                a10, a11, cy - a10 * cx - a11 * cy + ty);
   cv::warpAffine(src, dst, m, dst.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, 0.0);
+  // Drawn only when asked for, so models trained without it see the very same samples as before.
+  if (opt.pen_p > 0.0f && uni(0, 1) < opt.pen_p) {
+    const float level = uni(0.15f, 0.6f), soft = uni(0.06f, 0.25f);
+    pen_reink(out, rows, cols, level, soft);
+  }
   if (uni(0, 1) < opt.thickness_p) {
     const cv::Mat k = cv::getStructuringElement(cv::MORPH_RECT, {2, 2});
     if (uni(0, 1) < 0.5f)

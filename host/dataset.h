@@ -33,6 +33,10 @@ struct AugmentOptions {
   float thickness_p = 0.3f;     // chance of a 2x2 dilation or erosion of the stroke
   float blur_p = 0.15f;         // chance of a light Gaussian blur
   float noise_p = 0.15f;        // chance of additive Gaussian noise
+  // Chance of re-inking the digit with a pen of another weight (pen_reink): MNIST's strokes fade
+  // out in a grey ramp, a pen's are solid with a thin soft edge, and how bold a photographed digit
+  // comes out depends on where its ink is cut from the paper. 0 leaves the draws as they were.
+  float pen_p = 0.0f;
   // Samples that teach the model what a bad cut of a number looks like (see compose_sample):
   // outliers (label -1, "not a digit": two digits squeezed into one crop, part of a digit, a
   // digit with a large piece of its neighbour) and digits with a sliver of a neighbour left on.
@@ -82,6 +86,11 @@ float compose_sample(const AugmentOptions& opt, uint64_t seed, int rows, int col
 // A draw in [lo, hi) from the top 24 bits of rng: the same on every standard library (the
 // standard distributions are not), so seeded samples are too.
 float uniform_draw(std::mt19937_64& rng, float lo, float hi);
+
+// Redraws a (rows, cols) digit in [0, 1] in place as a solid pen stroke: the grey image
+// upsampled 2x, its level above `level` (0-1: higher, a finer pen) turned to ink with a soft edge
+// `soft` wide in level units, and brought back to size by area averaging (an anti-aliased edge).
+void pen_reink(float* img, int rows, int cols, float level, float soft);
 
 // Writes one augmented copy of a (rows, cols) image in [0, 1]; deterministic in `seed`.
 void augment_image(const AugmentOptions& opt, uint64_t seed, int rows, int cols, const float* in,

@@ -124,6 +124,9 @@ TrainDefaults Network::train_defaults() const {
   t.augment = j.value("augment", t.augment);
   t.outliers = j.value("outliers", t.outliers);
   t.residue = j.value("residue", t.residue);
+  t.pen = j.value("pen", t.pen);
+  if (!(t.pen >= 0.0f && t.pen <= 1.0f))
+    throw FormatError("architecture: train.pen must be between 0 and 1");
   if (!(t.outliers >= 0.0f && t.residue >= 0.0f && t.outliers + t.residue <= 0.5f))
     throw FormatError("architecture: train.outliers and train.residue must be >= 0 and add up "
                       "to at most 0.5");

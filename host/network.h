@@ -75,6 +75,7 @@ struct TrainDefaults {
   bool augment = false;
   float outliers = 0.0f;  // share of augmented samples that are "not a digit" (AugmentOptions)
   float residue = 0.0f;   // share that carry a sliver of a neighbouring digit
+  float pen = 0.0f;       // share re-inked with a pen of another weight (AugmentOptions::pen_p)
 };
 
 class Network {

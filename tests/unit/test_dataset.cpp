@@ -2,6 +2,7 @@
 // and augmentation's determinism and bounds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -158,6 +159,67 @@ TEST(Augment, DeterministicBoundedAndDifferent) {
     ink += v;
   }
   EXPECT_GT(ink, 3.0);  // the stroke survives
+}
+
+// A stroke that fades out as MNIST's do: a vertical bar whose level falls off linearly from
+// 1 on its axis (column 14) to 0 five columns away.
+std::vector<float> ramp_stroke() {
+  std::vector<float> img(784, 0.0f);
+  for (int y = 4; y < 24; ++y)
+    for (int x = 9; x <= 19; ++x)
+      img[size_t(y * 28 + x)] = std::max(0.0f, 1.0f - std::abs(float(x - 14)) / 5.0f);
+  return img;
+}
+
+double ink_sum(const std::vector<float>& img) {
+  double s = 0;
+  for (float v : img) s += v;
+  return s;
+}
+
+TEST(Augment, PenReinkMakesASolidStrokeWhoseWidthFollowsTheLevel) {
+  const std::vector<float> ramp = ramp_stroke();
+  std::vector<float> fine = ramp, bold = ramp;
+  pen_reink(fine.data(), 28, 28, 0.6f, 0.1f);
+  pen_reink(bold.data(), 28, 28, 0.2f, 0.1f);
+  // Solid on the axis, nothing far off it, and the same for every row of the bar.
+  for (const auto* img : {&fine, &bold}) {
+    EXPECT_NEAR((*img)[14 * 28 + 14], 1.0f, 1e-5f);
+    EXPECT_NEAR((*img)[14 * 28 + 3], 0.0f, 1e-6f);
+    for (float v : *img) EXPECT_TRUE(v >= 0.0f && v <= 1.0f) << v;
+    for (int x = 0; x < 28; ++x) EXPECT_FLOAT_EQ((*img)[10 * 28 + x], (*img)[17 * 28 + x]);
+  }
+  // A higher level keeps less of the ramp: the fine pen's stroke is narrower than the bold one's.
+  EXPECT_LT(ink_sum(fine), ink_sum(bold));
+  // Level 0.6 keeps |dx| < 2 columns of 5 (a 3-4 column stroke); 0.2 keeps |dx| < 4 (7-8).
+  EXPECT_NEAR(ink_sum(fine) / 20.0, 4.0, 0.75);
+  EXPECT_NEAR(ink_sum(bold) / 20.0, 8.0, 0.75);
+  // The grey ramp has become a solid stroke: few pixels are left half-inked.
+  auto half_inked = [](const std::vector<float>& img) {
+    return std::count_if(img.begin(), img.end(), [](float v) { return v > 0.15f && v < 0.85f; });
+  };
+  EXPECT_LT(half_inked(fine), half_inked(ramp) / 2);
+  EXPECT_THROW(pen_reink(fine.data(), 28, 28, 0.5f, 0.0f), Error);
+}
+
+TEST(Augment, PenShareDrawsRedrawnStrokesAndZeroLeavesSamplesAsTheyWere) {
+  const std::vector<float> ramp = ramp_stroke();
+  AugmentOptions plain;
+  plain.enabled = true;
+  plain.rotate_deg = 0, plain.scale_min = plain.scale_max = 1, plain.shear = 0;
+  plain.shift_px = 0, plain.thickness_p = plain.blur_p = plain.noise_p = 0;
+  AugmentOptions pen = plain;
+  pen.pen_p = 1.0f;
+  int redrawn = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::vector<float> a(784), b(784);
+    augment_image(plain, seed, 28, 28, ramp.data(), a.data());
+    augment_image(pen, seed, 28, 28, ramp.data(), b.data());
+    for (int i = 0; i < 784; ++i) EXPECT_NEAR(a[size_t(i)], ramp[size_t(i)], 1e-5f);  // identity
+    redrawn += a != b;
+    EXPECT_NEAR(b[14 * 28 + 14], 1.0f, 1e-5f);  // whatever the pen, the axis stays inked
+  }
+  EXPECT_EQ(redrawn, 20);
 }
 
 // A 28x28 image with a filled box [x0, x1) x [y0, y1) of ink.

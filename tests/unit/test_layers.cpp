@@ -153,5 +153,21 @@ TEST(Network, RejectsBadArchitecturesClearly) {
   expect_error(R"({"input": [1, 28], "layers": [{"type": "flatten"}]})", "[C, H, W]");
 }
 
+TEST(Network, TrainDefaultsReadThePenShareAndRejectOneOutOfRange) {
+  auto be = reference_backend_create();
+  const char* layers = R"("layers": [{"type": "flatten"}, {"type": "dense", "units": 10}])";
+  Network plain(json::parse(std::string("{") + layers + "}"), *be);
+  EXPECT_EQ(plain.train_defaults().pen, 0.0f);  // absent: no samples re-inked
+  Network pen(json::parse(std::string("{") + layers + R"(, "train": {"pen": 0.3}})"), *be);
+  EXPECT_FLOAT_EQ(pen.train_defaults().pen, 0.3f);
+  Network bad(json::parse(std::string("{") + layers + R"(, "train": {"pen": 1.5}})"), *be);
+  try {
+    bad.train_defaults();
+    ADD_FAILURE() << "accepted train.pen 1.5";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.pen"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace scrawl

@@ -220,6 +220,21 @@ TEST(Augment, PenShareDrawsRedrawnStrokesAndZeroLeavesSamplesAsTheyWere) {
     EXPECT_NEAR(b[14 * 28 + 14], 1.0f, 1e-5f);  // whatever the pen, the axis stays inked
   }
   EXPECT_EQ(redrawn, 20);
+  // At 0 the share takes no draw, so the later draws (stroke, blur, noise) are those of a model
+  // trained before it existed. A share too small ever to re-ink still takes its draw and moves
+  // them: if 0 took one too, the two would agree on every seed.
+  AugmentOptions usual;
+  usual.enabled = true;
+  AugmentOptions tiny = usual;
+  tiny.pen_p = 1e-30f;
+  int moved = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::vector<float> a(784), b(784);
+    augment_image(usual, seed, 28, 28, ramp.data(), a.data());
+    augment_image(tiny, seed, 28, 28, ramp.data(), b.data());
+    moved += a != b;
+  }
+  EXPECT_GT(moved, 0);
 }
 
 // A 28x28 image with a filled box [x0, x1) x [y0, y1) of ink.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -418,26 +419,49 @@ int main(int argc, char** argv) {
   train->add_option("--data", ta.data, "MNIST folder (from scripts/fetch_mnist.sh)")->required();
   train->add_option("--arch", ta.arch, "Architecture JSON, e.g. models/seed.json")->required();
   train->add_option("--out", ta.out, "Model file to write (.scrawl)")->required();
-  train->add_option("--epochs", ta.epochs, "Epochs (default: the architecture's, else 5)");
-  train->add_option("--batch", ta.batch, "Batch size (default: the architecture's, else 32)");
-  train->add_option("--lr", ta.lr, "Adam learning rate (default: 1e-3)");
-  train->add_option("--lr-decay", ta.lr_decay, "Multiply the learning rate by this each epoch");
+  // TrainArgs marks "not given" with 0 or -1, so a zero, negative or NaN value (CLI11's checks
+  // let "nan" through: every comparison with it is false) would silently become the default.
+  auto number_check = [](bool positive) {
+    return CLI::Validator(
+        [positive](std::string& text) {
+          char* end = nullptr;
+          const double v = std::strtod(text.c_str(), &end);
+          if (end == text.c_str() || *end != '\0' || !std::isfinite(v))
+            return "Value " + text + " is not a finite number";
+          if (positive && !(v > 0)) return "Value " + text + " is not a positive number";
+          return std::string();
+        },
+        positive ? "POSITIVE" : "FINITE");
+  };
+  const CLI::Validator finite = number_check(false), positive = number_check(true);
+  train->add_option("--epochs", ta.epochs, "Epochs (default: the architecture's, else 5)")
+      ->check(positive);
+  train->add_option("--batch", ta.batch, "Batch size (default: the architecture's, else 32)")
+      ->check(positive);
+  train->add_option("--lr", ta.lr, "Adam learning rate (default: 1e-3)")->check(positive);
+  train->add_option("--lr-decay", ta.lr_decay, "Multiply the learning rate by this each epoch")
+      ->check(positive);
   train->add_option("--seed", ta.seed, "Seed for initialisation, shuffling and dropout")
       ->capture_default_str();
   train->add_option("--augment", ta.augment, "Data augmentation (default: the architecture's)")
       ->check(CLI::IsMember({"on", "off"}));
-  train->add_option("--outliers", ta.outliers,
-                    "Share of augmented samples that are 'not a digit' (bad cuts of a number), "
-                    "trained towards a uniform answer (default: the architecture's, else 0)")
+  train
+      ->add_option("--outliers", ta.outliers,
+                   "Share of augmented samples that are 'not a digit' (bad cuts of a number), "
+                   "trained towards a uniform answer (default: the architecture's, else 0)")
+      ->check(finite)
       ->check(CLI::Range(0.0, 0.5));
-  train->add_option("--residue", ta.residue,
-                    "Share of augmented samples that carry a sliver of a neighbouring digit "
-                    "(default: the architecture's, else 0)")
+  train
+      ->add_option("--residue", ta.residue,
+                   "Share of augmented samples that carry a sliver of a neighbouring digit "
+                   "(default: the architecture's, else 0)")
+      ->check(finite)
       ->check(CLI::Range(0.0, 0.5));
   train
       ->add_option("--pen", ta.pen,
                    "Share of augmented samples re-inked with a pen of another weight, finer or "
                    "bolder, with a solid stroke (default: the architecture's, else 0)")
+      ->check(finite)
       ->check(CLI::Range(0.0, 1.0));
   train->add_option("--cut-rows", ta.cut_rows,
                     "Fine-tune on number mode's own cuts too: this many rows of 2-4 training "

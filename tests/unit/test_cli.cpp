@@ -56,6 +56,24 @@ TEST(Cli, TrainRefusesBadInputsClearly) {
   EXPECT_NE(r.out.find("--cut-rows needs --init"), std::string::npos) << r.out;
   EXPECT_NE(run("train --data /tmp --arch " + kSrc + "/models/default.json --out /tmp/x.scrawl --cut-rows -1").code, 0);
   EXPECT_NE(run("train --arch a.json").code, 0);  // --data and --out are required
+  // Values the "not given" markers (0, -1) would otherwise swallow, taking the default silently.
+  const std::string base = "train --data /nonexistent --arch " + kSrc +
+                           "/models/default.json --out /tmp/x.scrawl --device cpu ";
+  for (const char* bad :
+       {"--pen nan", "--outliers nan", "--residue nan", "--lr nan", "--lr inf", "--pen 0.3x"}) {
+    r = run(base + bad);
+    EXPECT_NE(r.code, 0) << bad;
+    EXPECT_NE(r.out.find("is not a finite number"), std::string::npos) << bad << ": " << r.out;
+  }
+  for (const char* bad : {"--lr -1", "--lr 0", "--lr-decay 0", "--epochs -3", "--batch 0"}) {
+    r = run(base + bad);
+    EXPECT_NE(r.code, 0) << bad;
+    EXPECT_NE(r.out.find("is not a positive number"), std::string::npos) << bad << ": " << r.out;
+  }
+  // Good values pass the checks and reach the missing data.
+  r = run(base + "--lr 1e-3 --lr-decay 0.6 --epochs 2 --batch 64 --pen 0.35 --outliers 0");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("fetch_mnist.sh"), std::string::npos) << r.out;
 }
 
 TEST(Cli, BenchRefusesBadInferenceOptions) {

@@ -1191,17 +1191,26 @@ InkMap ink_find(const cv::Mat& image) {
   cv::Mat resid;
   thread_local cv::Mat paper;  // the rendered fit, reused: only the residual outlives a call
   double dark = 0, light = 0;
+  size_t beyond = 0;  // pixels beyond the threshold, either side
   auto masses = [&] {  // the contrast mass beyond the threshold on each side
     const float t = float(fit.threshold);
     dark = light = 0;
+    beyond = 0;
     for (int y = 0; y < resid.rows; ++y) {
       const float* r = resid.ptr<float>(y);
       for (int x = 0; x < resid.cols; ++x) {
         if (r[x] < -t) dark += -r[x] - t;
         if (r[x] > t) light += r[x] - t;
+        beyond += size_t(r[x] < -t) + size_t(r[x] > t);
       }
     }
   };
+  // Fewer pixels beyond the threshold than one speck is long (the floor the components keep,
+  // below) is no ink found: a fit whose sigma a hard shadow inflated can leave a handful of bold
+  // strokes' darkest pixels beyond it, and a rough mask of those says the strokes are a pixel
+  // wide, so the local paper's closing would hollow them out.
+  const size_t speck_px = size_t(std::max(3L, std::lround(0.02 * long_side)));
+  auto found_nothing = [&] { return beyond < speck_px; };
   // The paper as a wide median instead of the quadratic: it keeps a hard shadow's edge, which
   // no quadratic follows. Sets resid and the threshold (4 robust sigmas of this residual).
   auto median_residual = [&] {
@@ -1241,13 +1250,13 @@ InkMap ink_find(const cv::Mat& image) {
     masses();
   };
   residual();
-  if (dark == 0 && light == 0) {
+  if (found_nothing()) {
     // Nothing beyond the threshold: either a blank image, or a fit that took in the ink. The
     // fallback fit starts from the paper around the median only (see kNarrowFirstBand).
     fit = paper_fit(grey8, kNarrowFirstBand);
     residual();
   }
-  if (dark == 0 && light == 0) {
+  if (found_nothing()) {
     // Still nothing: faint ink beside or under a hard shadow, whose edge no quadratic follows
     // and which so inflates sigma that nothing clears the threshold. The paper is then taken
     // from a wide median, which keeps the edge. (Lowering the threshold to 3 sigmas, as before,

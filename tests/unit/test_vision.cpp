@@ -733,6 +733,27 @@ TEST(VisionNumber, RowInALitBandBetweenShadowsKeepsItsPolarity) {
   }
 }
 
+// Bold green strokes of a tilted row, half of them under a hard diagonal shadow
+// (tests/fixtures/README.md). The quadratic paper fit cannot follow the shadow's edge, so its
+// sigma (and threshold) rise until only a handful of the darkest stroke pixels lie beyond it.
+// Those few pixels count as no ink found, as nothing beyond the threshold would: the wide median
+// takes over and the strokes keep their width. Before, the rough mask of those few pixels
+// measured the strokes 1.8 px wide, the local paper's closing then hollowed each stroke down to
+// its core, and the row came apart into twelve pieces and seven digits (its 8 read as a 3).
+TEST(VisionNumber, BoldRowHalfInHardShadowKeepsItsStrokes) {
+  const cv::Mat photo = image_read(std::string(SCRAWL_SOURCE_DIR) + "/tests/fixtures/shadow_row.jpg");
+  const InkMap m = ink_find(photo);
+  EXPECT_FALSE(m.light_ink);
+  EXPECT_GT(m.stroke_width, 10.0f);  // the strokes are about 18 px wide
+  EXPECT_EQ(m.components.size(), 6u) << "one piece per digit of 375598";
+  const std::vector<DigitCrop> crops = number_segment(photo);
+  ASSERT_EQ(crops.size(), 6u);
+  // The 8 under the shadow, solid: hollowed to its core, its crop held half the ink.
+  float mass = 0;
+  for (float p : crops.back().pixels) mass += p;
+  EXPECT_GT(mass, 150.0f);
+}
+
 // A row photographed askew is read level: turned back by the tilt that makes its band of ink
 // thinnest, split there, and each digit's box mapped back to where it is in the image. A single
 // slanted stroke is no row and is left as it is.

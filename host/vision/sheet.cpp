@@ -162,15 +162,34 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   cv::bitwise_not(around, around);
   const double paper = quantile_where(grey, core, 0.5), rest = quantile_where(grey, around, 0.5);
   if (paper < 0 || rest < 0 || paper - rest < kMinContrast) return std::nullopt;
-  int dark = 0, n = 0;
+  // Ink is what lies darker on the sheet, away from its outline: the canvas where the outline
+  // falls short of the quadrilateral, and a soft edge that fades into the canvas, are dark too but
+  // reach the outline. A bold bright stroke on a dark canvas (a fat 1 drawn white on black) is a
+  // rectangle as well, and its soft edges passed for ink on it: the stroke was read as a sheet,
+  // and its own edges as a hollow 0.
+  cv::Mat region = cv::Mat::zeros(grey.size(), CV_8U);
+  cv::drawContours(region, contours, int(largest - contours.begin()), cv::Scalar(255),
+                   cv::FILLED);
   const double ink_level = paper - 0.5 * (paper - rest);
+  cv::Mat dark_mask = (grey < ink_level) & region, dark_labels;
+  const int n_dark = cv::connectedComponents(dark_mask, dark_labels, 8, CV_32S);
+  std::vector<uint8_t> reaches_outline(size_t(n_dark), 0);
+  cv::Mat inner;
+  cv::erode(region, inner, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(3, 3)));
   for (int y = 0; y < grey.rows; ++y) {
-    const uint8_t* g = grey.ptr<uint8_t>(y);
+    const int* l = dark_labels.ptr<int>(y);
+    const uint8_t* in = inner.ptr<uint8_t>(y);
+    for (int x = 0; x < grey.cols; ++x)
+      if (l[x] && !in[x]) reaches_outline[size_t(l[x])] = 1;
+  }
+  int dark = 0, n = 0;
+  for (int y = 0; y < grey.rows; ++y) {
+    const int* l = dark_labels.ptr<int>(y);
     const uint8_t* m = core.ptr<uint8_t>(y);
     for (int x = 0; x < grey.cols; ++x) {
       if (!m[x]) continue;
       ++n;
-      dark += g[x] < ink_level;
+      dark += l[x] && !reaches_outline[size_t(l[x])];
     }
   }
   if (dark < std::max(3, n / 1000) && (rest < 20 || written_outside())) return std::nullopt;

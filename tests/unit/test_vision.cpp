@@ -927,6 +927,29 @@ TEST(VisionSheet, NoSheetWhereThereIsNone) {
   EXPECT_FALSE(sheet_find(tiny).has_value());
 }
 
+// A fat 1 drawn white on black: a bright bar whose edges fade into the canvas over several
+// pixels and run a little crooked. It is a rectangle, brighter than what lies around it, and its
+// soft edges are darker than its middle, but they reach its outline: no ink lies on it, so it is
+// no sheet. Read as a sheet before, its own edges were the "ink" and it came back a hollow 0.
+TEST(VisionSheet, FatBrightStrokeOnBlackIsNoSheet) {
+  cv::Mat bar(280, 280, CV_8U, cv::Scalar(0));
+  const std::vector<cv::Point> outline = {{118, 40}, {150, 38}, {156, 120}, {160, 238},
+                                          {122, 240}, {124, 150}, {116, 100}};
+  cv::fillPoly(bar, std::vector<std::vector<cv::Point>>{outline}, cv::Scalar(255));
+  cv::GaussianBlur(bar, bar, {0, 0}, 4.0);
+  EXPECT_FALSE(sheet_find(bar).has_value());
+  const DigitCrop got = digit_preprocess(bar);
+  // Solid: the middle column of the crop is as bright as the bar's sides, not a dark core.
+  float centre = 0, edge_max = 0;
+  for (int y = 6; y < 22; ++y) {
+    float row_max = 0;
+    for (int x = 0; x < 28; ++x) row_max = std::max(row_max, got.pixels[size_t(y * 28 + x)]);
+    centre += got.pixels[size_t(y * 28 + 14)];
+    edge_max += row_max;
+  }
+  EXPECT_GT(centre, 0.8f * edge_max);
+}
+
 // The lowest row holding dark ink (< 128) of a grey image; 0 when there is none.
 int lowest_ink_row(const cv::Mat& img) {
   int foot = 0;

@@ -300,8 +300,11 @@
     tr.classList.toggle('unsure', c < NOT_SURE_BELOW);
   }
 
+  // A cell that starts like a formula (a file named "=HYPERLINK(...).png") is written with a
+  // leading apostrophe, so a spreadsheet shows it as text instead of evaluating it.
   function csvCell(v) {
-    const s = v === undefined || v === null ? '' : String(v);
+    let s = v === undefined || v === null ? '' : String(v);
+    if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
     return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
 

@@ -204,7 +204,7 @@ try {
     const files = [
       { name: 'seven.png', mimeType: 'image/png', buffer: seven },
       { name: 'one.png', mimeType: 'image/png', buffer: await drawnPng(page, '1') },
-      { name: 'zero.png', mimeType: 'image/png', buffer: await drawnPng(page, '0') },
+      { name: '=SUM(1,2).png', mimeType: 'image/png', buffer: await drawnPng(page, '0') },
       { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') },
       { name: 'blank.png', mimeType: 'image/png', buffer: await blankPng(page) },
     ];
@@ -229,7 +229,8 @@ try {
     assert.equal(csv.length, 6);
     assert.match(csv[1], /^seven\.png,7,7,7,0?\.\d+,$/);
     assert.match(csv[2], /^one\.png,1,1,1,/);
-    assert.match(csv[3], /^zero\.png,0,0,0,/);
+    // A name that a spreadsheet would take for a formula stays text.
+    assert.match(csv[3], /^"'=SUM\(1,2\)\.png",0,0,0,/);
     assert.match(csv[4], /^notes\.txt,,,,,"?unsupported_media_type: /);
     assert.match(csv[5], /^blank\.png,,,,,"?no_ink: /);
     await page.click('#clear');

@@ -82,6 +82,9 @@ constexpr double kMedianDarkSure = 3.0;
 // drawing's own pieces, haloed by the median, are rarely apart, and the dark specks that are
 // weigh next to nothing.
 constexpr double kApartDarkShare = 0.1;
+// The least share of the chosen side's contrast mass that the other side must hold to be taken
+// for the ink instead, when the chosen side is a blob (see ink_find).
+constexpr double kOtherSideShare = 0.02;
 constexpr double kGlareMaxGain = 6.0;   // glare contrast restored at most this many times
 constexpr double kGlareMinGain = 1.05;  // weak ink joins a stroke only where lifted this much
 constexpr double kWeakInkShare = 0.3;   // ...and where it is this share of the ink near it
@@ -1306,7 +1309,12 @@ InkMap ink_find(const cv::Mat& image) {
   MaskShape shape = mask_shape(rough, resid, long_side);
   // ...unless that side is a blob, not strokes (white paper filling less than half of a photo
   // of a dark desk), and the other side holds strokes of a digit's size: then that is the ink.
-  if (shape.blob_fraction > 0.5 && std::min(dark, light) > 0) {
+  // The other side must weigh something beside it (kOtherSideShare): bold strokes in a small
+  // JPEG are a blob too, and the faint halo that JPEG's ringing leaves around them is thin, light
+  // and as long as the strokes (a brown 7 on pink paper, read in its blue channel, was read as
+  // that halo: its light side weighed 0.35% of its dark; the other side of every image of ours
+  // that turned weighs a quarter of it or more).
+  if (shape.blob_fraction > 0.5 && std::min(dark, light) > kOtherSideShare * std::max(dark, light)) {
     cv::Mat other = m.light_ink ? mask_beyond(resid, -t, false) : mask_beyond(resid, t, true);
     MaskShape other_shape = mask_shape(other, resid, long_side);
     if (other_shape.blob_fraction < 0.2 && other_shape.largest_extent >= 0.1 * long_side) {

@@ -343,6 +343,28 @@ TEST(VisionDigit, DigitBesideAHardShadowIsFound) {
   EXPECT_NEAR(got.box.y, 85, 12);
 }
 
+// Bold strokes in a small JPEG with a faint light halo around them (ringing: a brown 7 on pink
+// paper, read in its blue channel, had one). The strokes are as wide as a blob and the halo is
+// thin and as long as they are, but it weighs next to nothing beside them: the ink stays dark.
+// Before, the blob rule took the halo for the strokes, and the 7 came back as a ring of specks
+// read at 11%.
+TEST(VisionDigit, BoldStrokesKeepTheirInkOverALightHalo) {
+  cv::Mat ink = cv::Mat::zeros(100, 100, CV_8U);
+  cv::line(ink, {25, 22}, {75, 22}, cv::Scalar(255), 18);
+  cv::line(ink, {75, 22}, {45, 80}, cv::Scalar(255), 18);
+  cv::Mat halo;
+  cv::dilate(ink, halo, cv::getStructuringElement(cv::MORPH_ELLIPSE, {5, 5}));
+  cv::Mat photo(ink.size(), CV_8U, cv::Scalar(236));
+  photo.setTo(255, halo);
+  photo.setTo(20, ink);
+  photo = noisy(photo, 1.5, 3);
+  const InkMap m = ink_find(photo);
+  EXPECT_FALSE(m.light_ink);
+  cv::Mat plain(ink.size(), CV_8U, cv::Scalar(236));
+  plain.setTo(20, ink);
+  EXPECT_GT(similarity(digit_preprocess(photo).pixels, digit_preprocess(plain).pixels), 0.9);
+}
+
 TEST(VisionDigit, NoisyHighlightKeepsThickStrokesSolid) {
   cv::Mat big;
   cv::resize(digit_grey(), big, {320, 320}, 0, 0, cv::INTER_LINEAR);  // strokes ~19 px

@@ -1194,7 +1194,7 @@ InkMap ink_find(const cv::Mat& image) {
   cv::Mat resid;
   thread_local cv::Mat paper;  // the rendered fit, reused: only the residual outlives a call
   double dark = 0, light = 0;
-  size_t beyond = 0;  // pixels beyond the threshold, either side
+  size_t beyond = 0;   // pixels beyond the threshold, either side
   auto masses = [&] {  // the contrast mass beyond the threshold on each side
     const float t = float(fit.threshold);
     dark = light = 0;
@@ -1208,12 +1208,12 @@ InkMap ink_find(const cv::Mat& image) {
       }
     }
   };
-  // Fewer pixels beyond the threshold than one speck is long (the floor the components keep,
-  // below) is no ink found: a fit whose sigma a hard shadow inflated can leave a handful of bold
-  // strokes' darkest pixels beyond it, and a rough mask of those says the strokes are a pixel
-  // wide, so the local paper's closing would hollow them out.
-  const size_t speck_px = size_t(std::max(3L, std::lround(0.02 * long_side)));
-  auto found_nothing = [&] { return beyond < speck_px; };
+  // A piece of ink shorter than this is a speck (the components below keep none), and fewer
+  // pixels beyond the threshold than that is no ink found: a fit whose sigma a hard shadow
+  // inflated can leave a handful of bold strokes' darkest pixels beyond it, and a rough mask of
+  // those says the strokes are a pixel wide, so the local paper's closing would hollow them out.
+  const int speck_px = std::max(3, int(std::lround(0.02 * long_side)));
+  auto found_nothing = [&] { return beyond < size_t(speck_px); };
   // The paper as a wide median instead of the quadratic: it keeps a hard shadow's edge, which
   // no quadratic follows. Sets resid and the threshold (4 robust sigmas of this residual).
   auto median_residual = [&] {
@@ -1314,7 +1314,8 @@ InkMap ink_find(const cv::Mat& image) {
   // and as long as the strokes (a brown 7 on pink paper, read in its blue channel, was read as
   // that halo: its light side weighed 0.35% of its dark; the other side of every image of ours
   // that turned weighs a quarter of it or more).
-  if (shape.blob_fraction > 0.5 && std::min(dark, light) > kOtherSideShare * std::max(dark, light)) {
+  if (shape.blob_fraction > 0.5 &&
+      std::min(dark, light) > kOtherSideShare * std::max(dark, light)) {
     cv::Mat other = m.light_ink ? mask_beyond(resid, -t, false) : mask_beyond(resid, t, true);
     MaskShape other_shape = mask_shape(other, resid, long_side);
     if (other_shape.blob_fraction < 0.2 && other_shape.largest_extent >= 0.1 * long_side) {
@@ -1418,7 +1419,6 @@ InkMap ink_find(const cv::Mat& image) {
   int n = ink_detail::components_label(mask0, m.labels, stats);
   int max_area = 0;
   for (int i = 1; i < n; ++i) max_area = std::max(max_area, stats.at<int>(i, cv::CC_STAT_AREA));
-  const int floor_px = std::max(3, int(std::lround(0.02 * long_side)));
   std::vector<uint8_t> keep(size_t(std::max(n, 1)), 0);
   for (int i = 1; i < n; ++i) {
     InkComponent c;
@@ -1426,7 +1426,7 @@ InkMap ink_find(const cv::Mat& image) {
     c.area = stats.at<int>(i, cv::CC_STAT_AREA);
     c.box = cv::Rect(stats.at<int>(i, cv::CC_STAT_LEFT), stats.at<int>(i, cv::CC_STAT_TOP),
                      stats.at<int>(i, cv::CC_STAT_WIDTH), stats.at<int>(i, cv::CC_STAT_HEIGHT));
-    if (std::max(c.box.width, c.box.height) < floor_px || c.area < 0.03 * max_area) continue;
+    if (std::max(c.box.width, c.box.height) < speck_px || c.area < 0.03 * max_area) continue;
     keep[size_t(i)] = 1;
     m.components.push_back(c);
   }

@@ -168,8 +168,7 @@ std::optional<std::array<cv::Point2f, 4>> sheet_find(const cv::Mat& image) {
   // rectangle as well, and its soft edges passed for ink on it: the stroke was read as a sheet,
   // and its own edges as a hollow 0.
   cv::Mat region = cv::Mat::zeros(grey.size(), CV_8U);
-  cv::drawContours(region, contours, int(largest - contours.begin()), cv::Scalar(255),
-                   cv::FILLED);
+  cv::drawContours(region, contours, int(largest - contours.begin()), cv::Scalar(255), cv::FILLED);
   const double ink_level = paper - 0.5 * (paper - rest);
   cv::Mat dark_mask = (grey < ink_level) & region, dark_labels;
   const int n_dark = cv::connectedComponents(dark_mask, dark_labels, 8, CV_32S);

@@ -763,7 +763,8 @@ TEST(VisionNumber, RowInALitBandBetweenShadowsKeepsItsPolarity) {
 // measured the strokes 1.8 px wide, the local paper's closing then hollowed each stroke down to
 // its core, and the row came apart into twelve pieces and seven digits (its 8 read as a 3).
 TEST(VisionNumber, BoldRowHalfInHardShadowKeepsItsStrokes) {
-  const cv::Mat photo = image_read(std::string(SCRAWL_SOURCE_DIR) + "/tests/fixtures/shadow_row.jpg");
+  const cv::Mat photo =
+      image_read(std::string(SCRAWL_SOURCE_DIR) + "/tests/fixtures/shadow_row.jpg");
   const InkMap m = ink_find(photo);
   EXPECT_FALSE(m.light_ink);
   EXPECT_GT(m.stroke_width, 10.0f);  // the strokes are about 18 px wide
@@ -955,7 +956,7 @@ TEST(VisionSheet, NoSheetWhereThereIsNone) {
 // no sheet. Read as a sheet before, its own edges were the "ink" and it came back a hollow 0.
 TEST(VisionSheet, FatBrightStrokeOnBlackIsNoSheet) {
   cv::Mat bar(280, 280, CV_8U, cv::Scalar(0));
-  const std::vector<cv::Point> outline = {{118, 40}, {150, 38}, {156, 120}, {160, 238},
+  const std::vector<cv::Point> outline = {{118, 40},  {150, 38},  {156, 120}, {160, 238},
                                           {122, 240}, {124, 150}, {116, 100}};
   cv::fillPoly(bar, std::vector<std::vector<cv::Point>>{outline}, cv::Scalar(255));
   cv::GaussianBlur(bar, bar, {0, 0}, 4.0);

@@ -1431,9 +1431,9 @@ InkMap ink_find(const cv::Mat& image) {
     }
     const auto first = std::make_tuple(gain, s, s_smooth, sigma_s, otsu, thresh);
     local_pass(flat);
-    // Kept only when the paper's spread falls to under a third: a vignette's band goes (0.16 to
-    // 0.02-0.05 on photos of ours), while noise, ruled lines and glare stay within a factor of
-    // 1.5 and are better read as they were.
+    // Kept only when the paper's spread falls to under a third: with a vignette it went from
+    // about 0.16 to 0.02-0.05 (MODEL_CARD.md), while on our noisy dim photos, ruled paper and
+    // glare it moved by at most a factor of 1.5, and those read better as they were.
     if (!(sigma_s < kFlatSpreadDrop * std::get<3>(first)))
       std::tie(gain, s, s_smooth, sigma_s, otsu, thresh) = first;
   }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Realistic test sets: generates photos, canvas drawings, rows of digits, photos on ruled and
 # squared paper, on a desk, under a flash's glare, in dim light and folded, from the MNIST test
-# set (once; cached by the generator's hash; plus the photos' digits as plain MNIST, for
-# reference), reads them with `scrawl predict --json`, and scores them against
+# set (once; cached by the generators' hash; plus the photos' digits as plain MNIST, for
+# reference), and photos, canvas drawings and rows drawn another way by a second generator
+# (make_alt_sets.py), reads them with `scrawl predict --json`, and scores them against
 # tests/realistic/floors.json.
 # CTest runs it as `realistic` (label data).
 #
@@ -59,7 +60,7 @@ fi
 if [[ -n "${SCRAWL_REALISTIC_SETS:-}" ]]; then
   sets="$SCRAWL_REALISTIC_SETS"
 else
-  hash="$(sha256sum "$here/make_sets.py" | cut -c1-12)"
+  hash="$(cat "$here/make_sets.py" "$here/make_alt_sets.py" | sha256sum | cut -c1-12)"
   cache="${XDG_CACHE_HOME:-$HOME/.cache}/scrawl"
   sets="$cache/realistic-$hash"
   if [[ ! -f "$sets/.complete" ]]; then
@@ -73,6 +74,11 @@ else
       SCRAWL_DATA="$SCRAWL_DATA" "$py" "$here/make_sets.py" "$tmp" || {
         rm -rf "$tmp"
         log "error: make_sets.py failed"
+        exit 1
+      }
+      SCRAWL_DATA="$SCRAWL_DATA" "$py" "$here/make_alt_sets.py" "$tmp" || {
+        rm -rf "$tmp"
+        log "error: make_alt_sets.py failed"
         exit 1
       }
       touch "$tmp/.complete"
@@ -134,6 +140,9 @@ predict_set desk digit
 predict_set glare digit
 predict_set dim digit
 predict_set fold digit
+predict_set alt_photos digit
+predict_set alt_canvas digit
+predict_set alt_numbers number
 
 sheet=()
 [[ -n "${SCRAWL_REALISTIC_OUT:-}" ]] && sheet=(--sheet "$out/failures.png" --json "$out/scores.json")

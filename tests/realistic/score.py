@@ -21,6 +21,10 @@ SETS = {  # set -> (what counts as right, description)
     "glare": ("digit", "photos under a flash's glare, digit accuracy"),
     "dim": ("digit", "photos in dim light (dark and noisy), digit accuracy"),
     "fold": ("digit", "photos of a folded note (a crease across), digit accuracy"),
+    # make_alt_sets.py: the same kinds drawn another way (a check against tuning to one generator)
+    "alt_photos": ("digit", "other generator: photos (plain, pencil, colour, vignette, small)"),
+    "alt_canvas": ("digit", "other generator: canvas exports, digit accuracy"),
+    "alt_numbers": ("number", "other generator: rows of 2-10 digits (tiles, ink rows), exact"),
 }
 
 
@@ -62,10 +66,15 @@ def answer(pred, kind):
 
 def group_of(set_name, name):
     """A kind within a set, read from the file name the generator gives it."""
-    if set_name == "canvas":
+    if set_name in ("canvas", "alt_canvas"):
         return "transparent" if "transparent" in name else "white on black"
     if set_name in ("numbers", "tilted", "underlined", "boxed", "mixed"):
         return "touching" if "touching" in name else "separate"
+    if set_name == "alt_numbers":
+        return ("tiles" if "_tiles" in name else "ink rows") + \
+            (", touching" if "touching" in name else ", separate")
+    if set_name == "alt_photos":
+        return name.rsplit("_", 1)[-1].split(".")[0]
     if set_name == "lined":
         return "ruled" if "ruled" in name else "squared"
     if set_name == "desk":

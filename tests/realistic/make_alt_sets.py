@@ -15,28 +15,16 @@ tiles or rows, touching or not). Run by tests/realistic/run.sh (needs SCRAWL_DAT
 import argparse
 import io
 import os
-import struct
 import sys
 
 import numpy as np
 from PIL import Image, ImageFilter
 
+# Only the file handling is shared with make_sets.py (the IDX magic check, atomic labels.csv);
+# every choice of how a digit is drawn here is this file's own.
+from make_sets import mnist_test, write_labels
+
 SEED = 20261206
-
-
-def idx_load(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    magic, = struct.unpack(">I", raw[:4])
-    dims = struct.unpack(">" + "I" * (magic & 0xFF), raw[4:4 + 4 * (magic & 0xFF)])
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
-
-
-def labels_write(folder, rows):
-    with open(os.path.join(folder, "labels.csv"), "w") as f:
-        f.write("file,label\n")
-        for name, label in rows:
-            f.write(f"{name},{label}\n")
 
 
 def jpeg_write(img, path, quality):
@@ -188,10 +176,7 @@ def main():
     args = ap.parse_args()
     if not args.data:
         sys.exit("make_alt_sets: set SCRAWL_DATA (run scripts/fetch_mnist.sh) or pass --data")
-    images = idx_load(os.path.join(args.data, "t10k-images-idx3-ubyte"))
-    labels = idx_load(os.path.join(args.data, "t10k-labels-idx1-ubyte"))
-    if images.shape != (10000, 28, 28) or labels.shape != (10000,):
-        sys.exit("make_alt_sets: the MNIST test files have unexpected shapes")
+    images, labels = mnist_test(args.data)
     rng = np.random.default_rng(SEED)
     order = rng.permutation(len(images))  # photos and canvas from the start, rows from the end
 
@@ -205,7 +190,7 @@ def main():
         name = f"alt_photo_{i:04d}_{kind}.jpg"
         jpeg_write(img, os.path.join(folder, name), quality)
         rows.append((name, int(labels[k])))
-    labels_write(folder, rows)
+    write_labels(folder, rows)
 
     folder = os.path.join(args.out, "alt_canvas")
     os.makedirs(folder, exist_ok=True)
@@ -217,7 +202,7 @@ def main():
         name = f"alt_canvas_{i:04d}_{'transparent' if transparent else 'dark'}.png"
         img.save(os.path.join(folder, name))
         rows.append((name, int(labels[k])))
-    labels_write(folder, rows)
+    write_labels(folder, rows)
 
     folder = os.path.join(args.out, "alt_numbers")
     os.makedirs(folder, exist_ok=True)
@@ -243,7 +228,7 @@ def main():
         else:
             jpeg_write(img, os.path.join(folder, name), quality)
         rows.append((name, "".join(str(int(labels[k])) for k in ks)))
-    labels_write(folder, rows)
+    write_labels(folder, rows)
     print(f"make_alt_sets: {args.photos} photos, {args.canvas} canvas, {args.numbers} numbers "
           f"-> {args.out}")
 

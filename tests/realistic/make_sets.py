@@ -21,8 +21,11 @@ SET_IDS = {"photos": 1, "canvas": 2, "numbers": 3, "mnist": 4, "lined": 5, "tilt
 # ---- MNIST ----
 
 def idx_read(path, magic):
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        sys.exit(f"make_sets: cannot read {path} ({e.strerror}); run scripts/fetch_mnist.sh")
     got, n = struct.unpack(">II", data[:8])
     if got != magic:
         sys.exit(f"make_sets: {path}: bad IDX magic {got:#x} (want {magic:#x}); "
